@@ -1,0 +1,179 @@
+package coordkit
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/coordkit/coordkit/tlsconfig"
+)
+
+// Default URLs, the same as etcd's: clients on 2379, peers on 2380.
+const (
+	DefaultClientURL = "http://127.0.0.1:2379"
+	DefaultPeerURL   = "http://127.0.0.1:2380"
+)
+
+// DefaultQuotaBackendBytes is the backend quota a node gets when
+// NodeConfig.QuotaBackendBytes is zero: 2 GiB, etcd's own default. Setting
+// it explicitly matters because bbolt maps the quota up front.
+const DefaultQuotaBackendBytes = 2 << 30
+
+// NodeConfig configures an embedded etcd member. The zero value (plus a
+// Name, defaulting to "default") starts a single-member cluster on etcd's
+// default ports with an ephemeral data directory.
+//
+// Members of one cluster, in one process, in several, or on several machines,
+// share InitialCluster and ClusterToken and each set their own Name, Dir and
+// URLs.
+type NodeConfig struct {
+	// Name is this member's name, unique in the cluster; "default" if empty.
+	Name string
+
+	// Dir is the data directory. Empty means an ephemeral directory that is
+	// removed on Close. Two members never share a Dir.
+	Dir string
+
+	// ClientURLs and PeerURLs are the URLs this member listens on. Defaults:
+	// DefaultClientURL and DefaultPeerURL. Port 0 picks a free port; use it
+	// for a single member or when every member is in this process.
+	ClientURLs, PeerURLs []string
+
+	// AdvertiseClientURLs and AdvertisePeerURLs are the URLs other machines
+	// use to reach this member; default: the listen URLs (with the real port
+	// when the port was 0).
+	AdvertiseClientURLs, AdvertisePeerURLs []string
+
+	// InitialCluster maps every member's name to its advertised peer URL.
+	// Empty means a cluster of this member alone.
+	InitialCluster map[string]string
+
+	// ClusterToken isolates clusters from each other: members with different
+	// tokens refuse each other. Default "coordkit".
+	ClusterToken string
+
+	// JoinExisting makes this member join a running cluster (etcd's
+	// --initial-cluster-state=existing), after it was added with
+	// MemberAdd; otherwise the member bootstraps a new cluster.
+	JoinExisting bool
+
+	// ClientTLS serves clients over mutual TLS: clients must present a
+	// certificate signed by ClientTLS.CAFile. Client URLs must use https.
+	ClientTLS *tlsconfig.Files
+
+	// PeerTLS secures raft traffic between members with mutual TLS. Peer
+	// URLs must use https.
+	PeerTLS *tlsconfig.Files
+
+	// QuotaBackendBytes caps the database size; 0 means
+	// DefaultQuotaBackendBytes.
+	QuotaBackendBytes int64
+
+	// AutoCompactionMode is "periodic" or "revision" (etcd's
+	// --auto-compaction-mode); AutoCompactionRetention is its retention, for
+	// example "1h" or "1000". Empty retention disables auto-compaction.
+	AutoCompactionMode, AutoCompactionRetention string
+
+	// UnsafeNoFsync skips fsync: much faster, but a power loss (not a
+	// process crash) can lose acknowledged writes and corrupt the member.
+	// For tests only.
+	UnsafeNoFsync bool
+
+	// TickInterval and ElectionTimeout are raft's heartbeat and election
+	// timings (etcd's --heartbeat-interval and --election-timeout); defaults
+	// 100ms and 1s. Leases can be no shorter than 1.5 × ElectionTimeout.
+	TickInterval, ElectionTimeout time.Duration
+
+	// Logger receives etcd's logs. Nil means slog.Default(). LogLevel is
+	// the least level forwarded; the zero value means slog.LevelWarn, since
+	// etcd is chatty at info.
+	Logger   *slog.Logger
+	LogLevel *slog.Level
+
+	// ReadyTimeout bounds how long StartNode waits for the member to be
+	// ready (its cluster has a leader and the member has caught up). Default
+	// 30s.
+	ReadyTimeout time.Duration
+
+	// Embed, if set, is applied to etcd's configuration last: an escape
+	// hatch to any etcd setting coordkit does not name.
+	Embed func(*embed.Config)
+}
+
+func (c *NodeConfig) name() string {
+	if c.Name == "" {
+		return "default"
+	}
+	return c.Name
+}
+
+func (c *NodeConfig) readyTimeout() time.Duration {
+	if c.ReadyTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return c.ReadyTimeout
+}
+
+// parseURLs validates listen or advertise URLs: http or https, a host and a
+// numeric port.
+func parseURLs(field string, raw []string, wantTLS bool) ([]url.URL, error) {
+	out := make([]url.URL, 0, len(raw))
+	for _, s := range raw {
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s %q: %v", ErrInvalidConfig, field, s, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("%w: %s %q: scheme must be http or https, like %q", ErrInvalidConfig, field, s, DefaultClientURL)
+		}
+		if wantTLS && u.Scheme != "https" {
+			return nil, fmt.Errorf("%w: %s %q: TLS is configured, so the URL must use https", ErrInvalidConfig, field, s)
+		}
+		if !wantTLS && u.Scheme == "https" {
+			return nil, fmt.Errorf("%w: %s %q: https needs TLS files (set ClientTLS or PeerTLS)", ErrInvalidConfig, field, s)
+		}
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("%w: %s %q: want scheme://host:port", ErrInvalidConfig, field, s)
+		}
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return nil, fmt.Errorf("%w: %s %q: bad port %q", ErrInvalidConfig, field, s, port)
+		}
+		if u.Path != "" && u.Path != "/" {
+			return nil, fmt.Errorf("%w: %s %q: a URL may not have a path", ErrInvalidConfig, field, s)
+		}
+		u.Path = ""
+		out = append(out, *u)
+	}
+	return out, nil
+}
+
+// initialClusterString renders InitialCluster as etcd's
+// "name=url,name=url", sorted for a stable order.
+func initialClusterString(m map[string]string) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		parts = append(parts, n+"="+m[n])
+	}
+	return strings.Join(parts, ",")
+}
+
+func hasZeroPort(us []url.URL) bool {
+	for _, u := range us {
+		if u.Port() == "0" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,18 @@
+// Package coordtest starts real, in-memory etcd members for tests: what
+// net/http/httptest is to HTTP servers, coordtest is to etcd.
+//
+// NewNode starts one member and NewCluster several; both are ready when
+// they return and are closed by t.Cleanup. They use free loopback ports,
+// fast raft timing (10 ms heartbeat, 100 ms election timeout), no fsync and
+// a small backend quota, so a test can start many of them side by side,
+// under t.Parallel. etcd's logs are kept in memory and printed only when the
+// test fails.
+//
+// Faults are real: members can be stopped, killed and restarted with their
+// data; Partition cuts raft traffic between groups of members; every
+// member's client traffic passes through a Link (etcd's pkg/v3/proxy) that
+// can blackhole, delay or drop connections.
+//
+// Raft timing bounds leases: etcd's minimum lease TTL is 1.5 × the election
+// timeout, so leases as short as 1 s are honoured on coordtest members.
+package coordtest

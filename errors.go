@@ -1,0 +1,40 @@
+package coordkit
+
+import "errors"
+
+// Sentinel errors returned (wrapped, with details) by StartNode, Node and
+// Connect. Test for them with errors.Is.
+var (
+	// ErrInvalidConfig means a NodeConfig or ClientConfig field is malformed,
+	// for example a URL that does not parse or lacks a port. The message names
+	// the field and the value.
+	ErrInvalidConfig = errors.New("coordkit: invalid configuration")
+
+	// ErrPortInUse means a listen URL could not be bound because another
+	// process (or another node) already listens there. Pick another port, or
+	// use port 0 for a free one.
+	ErrPortInUse = errors.New("coordkit: address already in use")
+
+	// ErrDataDirInUse means another etcd member (in this process or another)
+	// holds the data directory open. Two members never share a Dir.
+	ErrDataDirInUse = errors.New("coordkit: data directory in use by another etcd member")
+
+	// ErrNotReady means the member started but did not become ready within
+	// NodeConfig.ReadyTimeout: typically it cannot reach a quorum of the peers
+	// in InitialCluster, or those peers belong to another cluster (a
+	// different ClusterToken). The message names the peers.
+	ErrNotReady = errors.New("coordkit: etcd member not ready")
+
+	// ErrClusterMismatch means peers answered but belong to a different
+	// cluster: their ClusterToken or InitialCluster differs from this
+	// member's, or this member's Dir holds data of another cluster.
+	ErrClusterMismatch = errors.New("coordkit: peer belongs to a different cluster")
+
+	// ErrStopped means the node has been closed, or stopped on its own (see
+	// Node.Err for why).
+	ErrStopped = errors.New("coordkit: node stopped")
+
+	// ErrUnreachable means Connect could not reach any of the endpoints
+	// within the dial timeout.
+	ErrUnreachable = errors.New("coordkit: no etcd endpoint answered")
+)

@@ -1,0 +1,344 @@
+package coordkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+)
+
+// Node is an etcd member running inside this process. It is safe for
+// concurrent use. Close it when done; Close is idempotent.
+type Node struct {
+	cfg      NodeConfig
+	etcd     *embed.Etcd
+	client   *clientv3.Client
+	dir      string
+	tempDir  bool
+	lock     *os.File
+	clients  []url.URL // real client URLs (port 0 resolved)
+	peers    []url.URL // real advertised peer URLs
+	logger   *slog.Logger
+	done     chan struct{}
+	closeMu  sync.Mutex
+	closed   bool
+	errMu    sync.Mutex
+	err      error
+	watchers sync.WaitGroup
+	quiet    atomic.Bool // silences etcd's logs once the node is closing
+}
+
+// StartNode starts an etcd member in this process and returns once it is
+// ready to serve: its cluster has a leader and it has published itself. On
+// any error nothing is left running, listening or locked.
+//
+// Errors wrap ErrInvalidConfig, ErrPortInUse, ErrDataDirInUse,
+// ErrClusterMismatch, ErrNotReady, or ctx's error.
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	// Port 0 is resolved by reserving free ports; another process can take a
+	// reserved port before etcd binds it, so retry a few times.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		n, err := startNode(ctx, cfg)
+		if err == nil {
+			return n, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errRetryPorts) {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+// errRetryPorts marks a bind failure on a port coordkit chose itself.
+var errRetryPorts = errors.New("reserved port was taken")
+
+func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+	}
+	ec, plan, err := buildEmbedConfig(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, done: make(chan struct{}), logger: plan.logger}
+	defer func() {
+		if err != nil {
+			n.release()
+		}
+	}()
+
+	n.dir, n.tempDir = cfg.Dir, cfg.Dir == ""
+	if n.tempDir {
+		if n.dir, err = os.MkdirTemp("", "coordkit-"+sanitize(cfg.name())+"-"); err != nil {
+			return nil, fmt.Errorf("coordkit: start node %q: create data dir: %w", cfg.name(), err)
+		}
+	}
+	ec.Dir = n.dir
+	if n.lock, err = lockDataDir(n.dir); err != nil {
+		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+	}
+
+	watch := newStartWatch()
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(plan.logger, plan.level, watch.hook, &n.quiet))
+	if cfg.Embed != nil {
+		cfg.Embed(ec)
+	}
+
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, classifyStartError(cfg.name(), plan, err)
+	}
+	n.etcd = e
+	n.clients = make([]url.URL, 0, len(e.Clients))
+	for i, l := range e.Clients {
+		u := ec.ListenClientUrls[min(i, len(ec.ListenClientUrls)-1)]
+		u.Host = l.Addr().String()
+		n.clients = append(n.clients, u)
+	}
+	n.peers = ec.AdvertisePeerUrls
+
+	timer := time.NewTimer(cfg.readyTimeout())
+	defer timer.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-ctx.Done():
+		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), ctx.Err())
+	case err := <-e.Err():
+		return nil, fmt.Errorf("coordkit: start node %q: etcd stopped while starting: %w", cfg.name(), err)
+	case <-e.Server.StopNotify():
+		return nil, fmt.Errorf("coordkit: start node %q: %w: etcd stopped while starting (see its logs)", cfg.name(), ErrNotReady)
+	case <-watch.mismatchC:
+		return nil, fmt.Errorf("coordkit: start node %q: %w: %s; check that every member has the same ClusterToken and InitialCluster, and that Dir holds no data of another cluster",
+			cfg.name(), ErrClusterMismatch, watch.mismatchReason())
+	case <-timer.C:
+		return nil, fmt.Errorf("coordkit: start node %q: %w after %v: waiting for a quorum of peers %s; check they are running and reachable, and share ClusterToken %q",
+			cfg.name(), ErrNotReady, cfg.readyTimeout(), otherPeers(cfg.name(), ec.InitialCluster), ec.InitialClusterToken)
+	}
+	n.client = v3client.New(e.Server)
+	n.watchers.Add(1)
+	go n.watch()
+	return n, nil
+}
+
+// watch records why the server stopped when it stops on its own.
+func (n *Node) watch() {
+	defer n.watchers.Done()
+	var err error
+	select {
+	case err = <-n.etcd.Err():
+	case <-n.etcd.Server.StopNotify():
+	}
+	if err == nil {
+		err = errors.New("etcd server stopped (see its logs)")
+	}
+	n.errMu.Lock()
+	if n.err == nil {
+		n.err = fmt.Errorf("%w: %v", ErrStopped, err)
+	}
+	n.errMu.Unlock()
+	close(n.done)
+}
+
+// Client returns a client connected to this member in-process: requests are
+// function calls, with no gRPC or network in between. It is the fast path for
+// everything coordkit does on an embedded node. The client is owned by the
+// node: do not Close it; it stops working when the node closes.
+func (n *Node) Client() *clientv3.Client { return n.client }
+
+// Endpoints returns the URLs clients can dial, with real ports (port 0 in the
+// configuration is resolved).
+func (n *Node) Endpoints() []string {
+	out := make([]string, len(n.clients))
+	for i, u := range n.clients {
+		out[i] = u.String()
+	}
+	return out
+}
+
+// PeerURLs returns the advertised peer URLs of this member, the value to put
+// in other members' InitialCluster.
+func (n *Node) PeerURLs() []string {
+	out := make([]string, len(n.peers))
+	for i, u := range n.peers {
+		out[i] = u.String()
+	}
+	return out
+}
+
+// Name returns the member's name.
+func (n *Node) Name() string { return n.cfg.name() }
+
+// Dir returns the data directory (the ephemeral one when NodeConfig.Dir was
+// empty).
+func (n *Node) Dir() string { return n.dir }
+
+// ID returns the member's ID, as `etcdctl member list` shows it in hex.
+func (n *Node) ID() uint64 { return uint64(n.etcd.Server.MemberID()) }
+
+// Etcd returns the underlying embedded server, for anything coordkit does
+// not wrap. Do not Close it directly; close the Node.
+func (n *Node) Etcd() *embed.Etcd { return n.etcd }
+
+// Done is closed when the server has stopped, on its own or by Close.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err returns why the server stopped, wrapping ErrStopped, or nil while it
+// runs.
+func (n *Node) Err() error {
+	n.errMu.Lock()
+	defer n.errMu.Unlock()
+	return n.err
+}
+
+// Close stops the member gracefully: if it leads a cluster of several, it
+// first hands leadership to a peer. Then it releases its ports and data
+// directory, removing an ephemeral one. Close is idempotent and safe to
+// call concurrently.
+func (n *Node) Close() error { return n.stop(false) }
+
+// Kill stops the member abruptly, as a crash would (no leadership hand-off)
+// but with its data intact on disk. It is for fault tests; Close is the
+// normal way to stop.
+func (n *Node) Kill() error { return n.stop(true) }
+
+func (n *Node) stop(hard bool) error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	n.quiet.Store(true)
+	if n.client != nil {
+		n.client.Close()
+	}
+	if hard {
+		n.etcd.Server.HardStop()
+	}
+	n.etcd.Close()
+	n.watchers.Wait()
+	n.errMu.Lock()
+	n.err = ErrStopped
+	n.errMu.Unlock()
+	return n.release()
+}
+
+// release frees what startNode acquired before or instead of etcd.
+func (n *Node) release() error {
+	if n.etcd != nil && n.client == nil { // failed start
+		n.quiet.Store(true)
+		n.etcd.Server.HardStop()
+		n.etcd.Close()
+	}
+	var err error
+	if n.lock != nil {
+		n.lock.Close()
+		n.lock = nil
+	}
+	if n.tempDir && n.dir != "" {
+		err = os.RemoveAll(n.dir)
+		n.dir = ""
+	}
+	return err
+}
+
+// lockDataDir fails fast when another member holds dir. etcd itself would
+// block forever on the database's file lock; coordkit checks that lock
+// without waiting and holds a lock of its own for the node's lifetime.
+func lockDataDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	db := filepath.Join(dir, "member", "snap", "db")
+	if f, err := os.OpenFile(db, os.O_RDWR, 0); err == nil {
+		lerr := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close() // closing releases the probe lock
+		if lerr != nil {
+			return nil, fmt.Errorf("%w: %s (its database is locked by a running etcd); stop that member or use another Dir", ErrDataDirInUse, dir)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".coordkit.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s (locked by another coordkit node); close that node or use another Dir", ErrDataDirInUse, dir)
+	}
+	return f, nil
+}
+
+// classifyStartError turns etcd's start errors into coordkit's.
+func classifyStartError(name string, plan *startPlan, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") {
+		addr := bindAddr(err)
+		if plan.reserved[addr] {
+			return errRetryPorts
+		}
+		return fmt.Errorf("coordkit: start node %q: %w: %s: another process listens there; choose another port in ClientURLs/PeerURLs, or port 0 for a free one",
+			name, ErrPortInUse, urlFor(plan, addr))
+	}
+	if strings.Contains(err.Error(), "cluster ID mismatch") || strings.Contains(err.Error(), "does not match") {
+		return fmt.Errorf("coordkit: start node %q: %w: %v", name, ErrClusterMismatch, err)
+	}
+	return fmt.Errorf("coordkit: start node %q: %w", name, err)
+}
+
+// bindAddr extracts "host:port" from a net.OpError for a failed listen.
+func bindAddr(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Addr != nil {
+		return oe.Addr.String()
+	}
+	return ""
+}
+
+func urlFor(plan *startPlan, addr string) string {
+	for _, u := range plan.listen {
+		if u.Host == addr {
+			return u.String()
+		}
+	}
+	if addr == "" {
+		return "(unknown address)"
+	}
+	return addr
+}
+
+func otherPeers(self, initialCluster string) string {
+	var out []string
+	for _, kv := range strings.Split(initialCluster, ",") {
+		name, u, _ := strings.Cut(kv, "=")
+		if name != self {
+			out = append(out, name+"="+u)
+		}
+	}
+	if len(out) == 0 {
+		return "(none: single member)"
+	}
+	return "[" + strings.Join(out, " ") + "]"
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
