@@ -45,7 +45,8 @@ type caOptions struct {
 }
 
 // WithCAName sets the CA certificate's common name (default
-// "coordkit development CA").
+// "coordkit development CA <random tag>"; the tag tells CAs apart in
+// error messages).
 func WithCAName(name string) CAOption {
 	return func(o *caOptions) { o.name = name }
 }
@@ -62,7 +63,11 @@ func WithCAValidity(notBefore, notAfter time.Time) CAOption {
 // use LoadCA to reuse it, or remove the directory.
 func NewCA(dir string, opts ...CAOption) (*CA, error) {
 	now := time.Now()
-	o := caOptions{name: "coordkit development CA", notBefore: now.Add(-clockSkew), notAfter: now.AddDate(10, 0, 0)}
+	tag, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	o := caOptions{name: "coordkit development CA " + tag.Text(16)[:8], notBefore: now.Add(-clockSkew), notAfter: now.AddDate(10, 0, 0)}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -121,7 +126,7 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 // LoadCA opens a CA that NewCA wrote to dir earlier.
 func LoadCA(dir string) (*CA, error) {
 	f := Files{CertFile: filepath.Join(dir, CACertFileName), KeyFile: filepath.Join(dir, CAKeyFileName)}
-	b, err := f.load(time.Now(), false)
+	b, err := f.load(checks{now: time.Now()})
 	if err != nil {
 		return nil, err
 	}

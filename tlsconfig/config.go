@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"time"
 )
 
 // certSource yields this side's certificate for each handshake.
@@ -21,8 +20,9 @@ func (s staticCert) get() (*tls.Certificate, error) { return s.c, nil }
 // It trusts the certificates in f.CAFile (the system roots when CAFile is
 // empty) and, when f.CertFile and f.KeyFile are set, presents that
 // certificate to servers that ask for one (mutual TLS). The files are
-// checked as Files.Validate does before Client returns, and the certificate
-// must allow clientAuth.
+// checked as Files.Validate does before Client returns (including that the
+// certificate chains to CAFile, unless WithoutChainCheck), and the
+// certificate must allow clientAuth.
 //
 // The certificate and key are re-read at each handshake that asks for
 // them: replacing both files on disk rotates them without a restart. A
@@ -35,7 +35,7 @@ func Client(f Files, opts ...Option) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := f.load(time.Now(), true)
+	b, err := f.load(o.checks(true))
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,8 @@ func Client(f Files, opts ...Option) (*tls.Config, error) {
 // By default it requires mutual TLS: clients must present a certificate
 // that chains to f.CAFile (WithoutClientAuth relaxes this). f.CertFile and
 // f.KeyFile are the server's certificate, which must allow serverAuth; the
-// files are checked as Files.Validate does before Server returns. The
+// files are checked as Files.Validate does before Server returns (including
+// that the certificate chains to CAFile, unless WithoutChainCheck). The
 // certificate and key rotate as described for Client. The CA file is read
 // once.
 func Server(f Files, opts ...Option) (*tls.Config, error) {
@@ -68,7 +69,7 @@ func Server(f Files, opts ...Option) (*tls.Config, error) {
 	if f.CAFile == "" && !o.noClientAuth {
 		return nil, fmt.Errorf("%w: a server verifying client certificates needs CAFile (the CA that issued them): set it, or pass WithoutClientAuth()", ErrMissingFile)
 	}
-	b, err := f.load(time.Now(), false)
+	b, err := f.load(o.checks(false))
 	if err != nil {
 		return nil, err
 	}

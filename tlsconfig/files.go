@@ -27,7 +27,7 @@ type Files struct {
 // Errors wrap ErrMissingFile, ErrMalformedPEM, ErrKeyMismatch, ErrExpired,
 // ErrNotYetValid or ErrUnknownAuthority and name the file concerned.
 func (f Files) Validate() error {
-	_, err := f.load(time.Now(), false)
+	_, err := f.load(checks{now: time.Now()})
 	return err
 }
 
@@ -51,8 +51,8 @@ func VerifyHost(f Files, host string) error {
 	return checkHost(certs[0], src, host)
 }
 
-func (f Files) load(now time.Time, allowEmpty bool) (*bundle, error) {
-	if f.CAFile == "" && f.CertFile == "" && f.KeyFile == "" && !allowEmpty {
+func (f Files) load(c checks) (*bundle, error) {
+	if f.CAFile == "" && f.CertFile == "" && f.KeyFile == "" && !c.allowEmpty {
 		return nil, fmt.Errorf("%w: Files is empty: set CAFile, and CertFile with KeyFile", ErrMissingFile)
 	}
 	if f.CertFile == "" && f.KeyFile != "" {
@@ -82,7 +82,7 @@ func (f Files) load(now time.Time, allowEmpty bool) (*bundle, error) {
 			return nil, err
 		}
 	}
-	return m.load(now)
+	return m.load(c)
 }
 
 func fileSrc(role, path string) string {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Option configures Client, Server, ClientFromPEM and ServerFromPEM.
@@ -12,8 +13,13 @@ type Option func(*options)
 type options struct {
 	serverName   string
 	noClientAuth bool
+	noChainCheck bool
 	minVersion   uint16
 	logger       *slog.Logger
+}
+
+func (o options) checks(allowEmpty bool) checks {
+	return checks{now: time.Now(), allowEmpty: allowEmpty, skipChain: o.noChainCheck}
 }
 
 func buildOptions(opts []Option) (options, error) {
@@ -47,6 +53,17 @@ func WithServerName(name string) Option {
 // against the CA when one is configured. Clients ignore it.
 func WithoutClientAuth() Option {
 	return func(o *options) { o.noClientAuth = true }
+}
+
+// WithoutChainCheck drops the requirement that this side's certificate
+// chain to CAFile. That check catches the common mistake of pairing a
+// certificate with the wrong CA (which otherwise surfaces as an "unknown
+// authority" handshake error on the other side), but deployments where
+// the peer trusts a different CA than the one that issued this side's
+// certificate need it off. The certificate and the CA are still checked
+// on their own.
+func WithoutChainCheck() Option {
+	return func(o *options) { o.noChainCheck = true }
 }
 
 // WithMinVersion sets the lowest TLS version accepted (default

@@ -19,12 +19,12 @@ type PEM struct {
 // Validate checks p the way Files.Validate checks files. Empty fields are
 // absent; Cert and Key must be both set or both empty.
 func (p PEM) Validate() error {
-	_, err := p.load(time.Now(), false)
+	_, err := p.load(checks{now: time.Now()})
 	return err
 }
 
-func (p PEM) load(now time.Time, allowEmpty bool) (*bundle, error) {
-	if len(p.CA) == 0 && len(p.Cert) == 0 && len(p.Key) == 0 && !allowEmpty {
+func (p PEM) load(c checks) (*bundle, error) {
+	if len(p.CA) == 0 && len(p.Cert) == 0 && len(p.Key) == 0 && !c.allowEmpty {
 		return nil, fmt.Errorf("%w: PEM is empty: set CA, and Cert with Key", ErrMissingFile)
 	}
 	if (len(p.Cert) == 0) != (len(p.Key) == 0) {
@@ -34,7 +34,7 @@ func (p PEM) load(now time.Time, allowEmpty bool) (*bundle, error) {
 		ca: p.CA, cert: p.Cert, key: p.Key,
 		hasCA: len(p.CA) > 0, hasCert: len(p.Cert) > 0,
 		caSrc: "PEM.CA", certSrc: "PEM.Cert", keySrc: "PEM.Key",
-	}.load(now)
+	}.load(c)
 }
 
 // ClientFromPEM is Client for PEM bytes. The certificate is fixed.
@@ -43,7 +43,7 @@ func ClientFromPEM(p PEM, opts ...Option) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := p.load(time.Now(), true)
+	b, err := p.load(o.checks(true))
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +69,7 @@ func ServerFromPEM(p PEM, opts ...Option) (*tls.Config, error) {
 	if len(p.CA) == 0 && !o.noClientAuth {
 		return nil, fmt.Errorf("%w: a server verifying client certificates needs PEM.CA (the CA that issued them): set it, or pass WithoutClientAuth()", ErrMissingFile)
 	}
-	b, err := p.load(time.Now(), false)
+	b, err := p.load(o.checks(false))
 	if err != nil {
 		return nil, err
 	}

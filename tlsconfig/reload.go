@@ -26,6 +26,7 @@ type reloader struct {
 	b                 *bundle // CA to check new pairs against
 	usage             x509.ExtKeyUsage
 	log               *slog.Logger
+	now               func() time.Time
 
 	mu              sync.Mutex
 	certPEM, keyPEM []byte // bytes of current
@@ -39,7 +40,7 @@ func newReloader(f Files, b *bundle, usage x509.ExtKeyUsage, log *slog.Logger) *
 	r := &reloader{
 		certFile: f.CertFile, keyFile: f.KeyFile,
 		certSrc: fileSrc("cert", f.CertFile), keySrc: fileSrc("key", f.KeyFile),
-		b: b, usage: usage, log: log,
+		b: b, usage: usage, log: log, now: time.Now,
 		current: b.pair, certPEM: b.certPEM, keyPEM: b.keyPEM,
 	}
 	return r
@@ -71,7 +72,7 @@ func (r *reloader) update(certPEM, keyPEM []byte) *tls.Certificate {
 	if bytes.Equal(certPEM, r.certPEM) && bytes.Equal(keyPEM, r.keyPEM) {
 		return r.current
 	}
-	now := time.Now()
+	now := r.now()
 	if bytes.Equal(certPEM, r.badCert) && bytes.Equal(keyPEM, r.badKey) &&
 		(r.badRetry.IsZero() || now.Before(r.badRetry)) {
 		return r.current
@@ -92,7 +93,7 @@ func (r *reloader) update(certPEM, keyPEM []byte) *tls.Certificate {
 			r.badRetry = pair.Leaf.NotBefore
 		}
 		r.log.Warn("tlsconfig: new certificate on disk rejected; still using the previous one",
-			"cert_file", r.certFile, "key_file", r.keyFile, "serial", serial(r.current), "err", err)
+			"cert_file", r.certFile, "key_file", r.keyFile, "serving_serial", serial(r.current), "err", err)
 		return r.current
 	}
 	r.certPEM, r.keyPEM, r.current = certPEM, keyPEM, pair

@@ -48,7 +48,7 @@ func checkChain(chain []*x509.Certificate, roots *x509.CertPool, certSrc, caSrc 
 		// An intermediate outside its window.
 		return checkValidity(invalid.Cert, certSrc+" chain", now)
 	}
-	return fmt.Errorf("%w: %s (subject %q, issuer %q) does not chain to %s: issue it from that CA, or point the CA file at the CA that issued it (%v)",
+	return fmt.Errorf("%w: %s (subject %q, issuer %q) does not chain to %s: issue it from that CA, point the CA file at the CA that issued it, or, if the peer really trusts another CA, pass WithoutChainCheck() (%w)",
 		ErrUnknownAuthority, certSrc, leaf.Subject.String(), leaf.Issuer.String(), caSrc, err)
 }
 
