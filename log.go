@@ -123,8 +123,8 @@ func (c *zapToSlog) Sync() error { return nil }
 // startWatch collects, during start-up, what etcd's warnings say about
 // peers, so a timeout can say why the member is not ready.
 type startWatch struct {
-	mu       sync.Mutex
-	mismatch string // first "cluster ID mismatch" style warning seen
+	mu        sync.Mutex
+	mismatch  string // first "cluster ID mismatch" style warning seen
 	mismatchC chan struct{}
 }
 

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/pkg/v3/types"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit"
 )
@@ -81,7 +81,7 @@ func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) er
 		initial[name] = url(r.addr())
 		cfg := o.nodeConfig(name)
 		cfg.Logger = logger
-		cfg.Dir = t.TempDir()
+		cfg.Dir = tempDir(t)
 		cfg.ClientURLs = []string{url(net.JoinHostPort("127.0.0.1", strconv.Itoa(cport)))}
 		cfg.PeerURLs = []string{url(peer)}
 		cfg.AdvertisePeerURLs = []string{url(r.addr())}

@@ -2,6 +2,7 @@ package coordtest
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	}
 	cfg := o.nodeConfig("node0")
 	cfg.Logger = newTestLog(t, o.level)
-	cfg.Dir = t.TempDir()
+	cfg.Dir = tempDir(t)
 	n, err := coordkit.StartNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("coordtest: start node: %v", err)
@@ -69,4 +70,13 @@ func newClient(t testing.TB, endpoints []string) *clientv3.Client {
 	}
 	t.Cleanup(func() { cli.Close() })
 	return cli
+}
+
+// tempDir is t.TempDir with the permissions etcd wants for a data dir.
+func tempDir(t testing.TB) string {
+	d := t.TempDir()
+	if err := os.Chmod(d, 0o700); err != nil {
+		t.Fatalf("coordtest: %v", err)
+	}
+	return d
 }

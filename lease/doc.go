@@ -1,0 +1,25 @@
+// Package lease manages etcd leases: grant, keep alive, revoke, inspect.
+//
+// A *Lease is the one keep-alive mechanism in coordkit: lock, election and
+// discovery accept an existing Lease, so a process can hold one lease per
+// TTL and attach every key it owns to it, rather than one lease per handle.
+//
+// Guarantees:
+//
+//   - KeepAlive runs in the background and never dies silently: when the
+//     lease is lost, Done is closed and Err says why (ErrExpired for a lease
+//     the server no longer has, ErrRevoked, ErrDeadlinePassed, ErrClosed, or
+//     the keep-alive context's error).
+//   - Loss is decided conservatively. The deadline of a renewal counts from
+//     the moment the keep-alive was sent, not when its answer arrived, so
+//     Done closes no later than the server can expire the lease (bar clock
+//     rate differences between machines), never after.
+//   - Keep-alives are single requests, one per TTL/3, so there is no stream
+//     whose response queue can fill ("keepalive response queue is full").
+//
+// TTLs are whole seconds, as in etcd: Grant rejects a TTL under one second
+// and rounds others up. etcd also enforces its own minimum, 1.5 × the
+// election timeout rounded up to seconds (2 s with etcd's default 1 s
+// election timeout); a smaller TTL is granted as that minimum, and TTL
+// reports what was granted.
+package lease

@@ -1,0 +1,80 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+)
+
+// KeepAlive starts keeping the lease alive in the background until ctx ends,
+// the lease is lost, or Revoke or Close is called. It returns at once;
+// watch Done and Err for the outcome. Calling it again is a no-op.
+//
+// A renewal is sent every TTL/3. A failed renewal is retried with backoff
+// until the deadline of the last successful one, counted from when that one
+// was sent; if none succeeds by then, Done closes with ErrDeadlinePassed. If
+// etcd answers that the lease does not exist, Done closes with ErrExpired.
+// If ctx ends first, Done closes with an error wrapping ctx.Err().
+func (l *Lease) KeepAlive(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started || l.err != nil {
+		return
+	}
+	l.started = true
+	ctx, cancel := context.WithCancelCause(ctx)
+	l.stop = func() { cancel(errHalted) }
+	l.loopDone = make(chan struct{})
+	go l.keepAlive(ctx)
+}
+
+// errHalted is the cause with which Revoke and Close stop the loop.
+var errHalted = errors.New("halted")
+
+func (l *Lease) keepAlive(ctx context.Context) {
+	defer close(l.loopDone)
+	interval := l.ttl / 3
+	if interval < 100*time.Millisecond {
+		interval = 100 * time.Millisecond
+	}
+	retry := backoff.New(backoff.Policy{Initial: 50 * time.Millisecond, Max: interval})
+	next := time.Duration(0) // renew at once: the grant may be old
+	for {
+		deadline := l.Deadline()
+		wait := time.NewTimer(min(next, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			if context.Cause(ctx) == errHalted {
+				return // Revoke or Close decides what Err says
+			}
+			l.lose(fmt.Errorf("lease %x: keep-alive stopped: %w", int64(l.id), context.Cause(ctx)))
+			return
+		case <-wait.C:
+		}
+		if !time.Now().Before(deadline) {
+			l.lose(fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", int64(l.id), ErrDeadlinePassed, deadline.Format(time.RFC3339Nano)))
+			return
+		}
+		// A renewal that has not come back by the deadline is useless.
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		_, err := l.KeepAliveOnce(rctx)
+		cancel()
+		switch {
+		case err == nil:
+			retry.Reset()
+			next = interval
+		case errors.Is(err, ErrExpired):
+			l.lose(fmt.Errorf("lease %x: %w", int64(l.id), ErrExpired))
+			return
+		case ctx.Err() != nil:
+			// handled at the top of the loop
+			next = 0
+		default:
+			next = retry.Next()
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Lease is a granted etcd lease. It is safe for concurrent use.
+type Lease struct {
+	cli *clientv3.Client
+	id  clientv3.LeaseID
+	ttl time.Duration
+
+	mu       sync.Mutex
+	deadline time.Time // conservative local expiry
+	started  bool
+	stop     func()
+	loopDone chan struct{}
+	done     chan struct{}
+	err      error
+}
+
+// Grant asks etcd for a lease of the given TTL (at least one second; rounded
+// up to whole seconds) and returns it. The lease is not kept alive until
+// KeepAlive is called.
+func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration) (*Lease, error) {
+	secs, err := seconds(ttl)
+	if err != nil {
+		return nil, err
+	}
+	sent := time.Now()
+	resp, err := cli.Grant(ctx, secs)
+	if err != nil {
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
+	}
+	granted := time.Duration(resp.TTL) * time.Second
+	return newLease(cli, resp.ID, granted, sent.Add(granted)), nil
+}
+
+// Open returns a handle for a lease that already exists (granted by another
+// handle, process or etcdctl), reading its TTL and remaining time. It
+// returns ErrExpired if etcd does not have the lease.
+func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID) (*Lease, error) {
+	sent := time.Now()
+	resp, err := cli.TimeToLive(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("lease: open %x: %w", int64(id), err)
+	}
+	if resp.TTL <= 0 {
+		return nil, fmt.Errorf("lease: open %x: %w", int64(id), ErrExpired)
+	}
+	return newLease(cli, id, time.Duration(resp.GrantedTTL)*time.Second, sent.Add(time.Duration(resp.TTL)*time.Second)), nil
+}
+
+func newLease(cli *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, deadline time.Time) *Lease {
+	return &Lease{cli: cli, id: id, ttl: ttl, deadline: deadline, done: make(chan struct{})}
+}
+
+func seconds(ttl time.Duration) (int64, error) {
+	if ttl < time.Second {
+		return 0, fmt.Errorf("%w: got %v; use lease.Grant with a TTL of 1s or more (etcd's own minimum is 1.5 × its election timeout)", ErrInvalidTTL, ttl)
+	}
+	return int64(math.Ceil(ttl.Seconds())), nil
+}
+
+// ID is the lease's etcd ID, to attach keys with clientv3.WithLease.
+func (l *Lease) ID() clientv3.LeaseID { return l.id }
+
+// TTL is the TTL etcd granted, which may exceed the one asked for.
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
+// Deadline is the latest moment the lease is known to live until, counted
+// conservatively from when the last successful keep-alive was sent.
+func (l *Lease) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deadline
+}
+
+// Done is closed when the lease is lost or this handle stops keeping it
+// alive; Err then says why.
+func (l *Lease) Done() <-chan struct{} { return l.done }
+
+// Err returns nil while the lease is held, and why it was lost once Done is
+// closed.
+func (l *Lease) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// lose records why the lease is gone and closes Done, once.
+func (l *Lease) lose(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return
+	}
+	l.err = err
+	close(l.done)
+}
+
+// KeepAliveOnce renews the lease once and returns the TTL etcd reset it to.
+// It returns an error wrapping ErrExpired if etcd no longer has the lease.
+func (l *Lease) KeepAliveOnce(ctx context.Context) (time.Duration, error) {
+	sent := time.Now()
+	resp, err := l.cli.KeepAliveOnce(ctx, l.id)
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			err = ErrExpired
+		}
+		return 0, fmt.Errorf("lease: keep-alive %x: %w", int64(l.id), err)
+	}
+	ttl := time.Duration(resp.TTL) * time.Second
+	l.mu.Lock()
+	if d := sent.Add(ttl); d.After(l.deadline) {
+		l.deadline = d
+	}
+	l.mu.Unlock()
+	return ttl, nil
+}
+
+// Revoke revokes the lease, deleting every key attached to it, and stops
+// keeping it alive. It is idempotent: revoking a lease that is already gone
+// succeeds. Done is closed with ErrRevoked.
+func (l *Lease) Revoke(ctx context.Context) error {
+	l.halt()
+	_, err := l.cli.Revoke(ctx, l.id)
+	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return fmt.Errorf("lease: revoke %x: %w", int64(l.id), err)
+	}
+	l.lose(ErrRevoked)
+	return nil
+}
+
+// Close stops keeping the lease alive without revoking it: etcd expires it
+// after its TTL. Done is closed with ErrClosed unless the lease was lost
+// before. Close is idempotent.
+func (l *Lease) Close() {
+	l.halt()
+	l.lose(ErrClosed)
+}
+
+// halt stops the keep-alive loop, if any, and waits for it.
+func (l *Lease) halt() {
+	l.mu.Lock()
+	stop, loopDone := l.stop, l.loopDone
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-loopDone
+	}
+}

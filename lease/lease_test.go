@@ -1,0 +1,166 @@
+package lease_test
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/lease"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func waitDone(t *testing.T, l *lease.Lease, within time.Duration) {
+	t.Helper()
+	select {
+	case <-l.Done():
+	case <-time.After(within):
+		t.Fatalf("lease %x not reported lost within %v", l.ID(), within)
+	}
+}
+
+func TestGrantValidatesAndRoundsTTL(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	_, err := lease.Grant(ctx, n.Client(), 999*time.Millisecond)
+	require.ErrorIs(t, err, lease.ErrInvalidTTL)
+	_, err = lease.Grant(ctx, n.Client(), -time.Second)
+	require.ErrorIs(t, err, lease.ErrInvalidTTL)
+
+	l, err := lease.Grant(ctx, n.Client(), 2100*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, l.TTL(), "TTLs round up to whole seconds")
+	info, err := l.TimeToLive(ctx, false)
+	require.NoError(t, err)
+	require.Equal(t, 3*time.Second, info.GrantedTTL)
+	require.Greater(t, info.Remaining, time.Duration(0))
+}
+
+func TestKeepAliveOutlivesTTLAndTimeToLiveListsKeys(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	cli := n.Client()
+	l, err := lease.Grant(ctx, cli, time.Second)
+	require.NoError(t, err)
+	ctxKA, cancel := context.WithCancel(ctx)
+	l.KeepAlive(ctxKA)
+	l.KeepAlive(ctxKA) // second call is a no-op
+	_, err = cli.Put(ctx, "foo1", "a", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+	_, err = cli.Put(ctx, "foo2", "b", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+
+	// Three TTLs later the lease and its keys are still there.
+	expiry := time.Now().Add(3 * l.TTL())
+	for time.Now().Before(expiry) {
+		select {
+		case <-l.Done():
+			t.Fatalf("lease lost while kept alive: %v", l.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	info, err := l.TimeToLive(ctx, true)
+	require.NoError(t, err)
+	sort.Strings(info.Keys)
+	require.Equal(t, []string{"foo1", "foo2"}, info.Keys)
+	ids, err := lease.List(ctx, cli)
+	require.NoError(t, err)
+	require.Contains(t, ids, l.ID())
+
+	cancel()
+	waitDone(t, l, 5*time.Second)
+	require.ErrorIs(t, l.Err(), context.Canceled)
+}
+
+func TestRevokedElsewhereIsReportedExpired(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, n.Client(), 3*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	_, err = n.NewClient(t).Revoke(ctx, l.ID()) // someone else, like `etcdctl lease revoke`
+	require.NoError(t, err)
+	waitDone(t, l, l.TTL()) // next renewal (TTL/3) finds it gone
+	require.ErrorIs(t, l.Err(), lease.ErrExpired)
+}
+
+func TestRevokeIsIdempotentAndDeletesKeys(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	cli := n.Client()
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	_, err = cli.Put(ctx, "k", "v", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+	require.NoError(t, l.Revoke(ctx))
+	require.NoError(t, l.Revoke(ctx))
+	require.ErrorIs(t, l.Err(), lease.ErrRevoked)
+	r, err := cli.Get(ctx, "k")
+	require.NoError(t, err)
+	require.Zero(t, r.Count)
+	_, err = l.TimeToLive(ctx, false)
+	require.ErrorIs(t, err, lease.ErrExpired)
+	_, err = l.KeepAliveOnce(ctx)
+	require.ErrorIs(t, err, lease.ErrExpired)
+}
+
+// A client cut off from etcd cannot renew: Done closes by the deadline
+// counted from the last renewal's send time, and before etcd expires the
+// lease.
+func TestBlackholedKeepAliveReportsDeadlineBeforeServerExpiry(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, link.Client(), 2*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	_, err = l.KeepAliveOnce(ctx)
+	require.NoError(t, err)
+
+	link.Blackhole()
+	cutAt := time.Now()
+	waitDone(t, l, 2*l.TTL())
+	lostAt := time.Now()
+	require.ErrorIs(t, l.Err(), lease.ErrDeadlinePassed)
+	require.LessOrEqual(t, lostAt.Sub(cutAt), l.TTL()+500*time.Millisecond)
+
+	// The server still had the lease when the client gave it up: loss was
+	// reported first, never after the fact.
+	info, err := lease.TimeToLive(ctx, n.Client(), l.ID(), false)
+	if err == nil {
+		require.Greater(t, info.Remaining, time.Duration(-1))
+	}
+	link.Unblackhole()
+}
+
+func TestOpenExistingLease(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	resp, err := n.Client().Grant(ctx, 7) // as `etcdctl lease grant 7` would
+	require.NoError(t, err)
+	l, err := lease.Open(ctx, n.Client(), resp.ID)
+	require.NoError(t, err)
+	require.Equal(t, 7*time.Second, l.TTL())
+	require.True(t, l.Deadline().After(time.Now()))
+	l.Close()
+	l.Close()
+	require.ErrorIs(t, l.Err(), lease.ErrClosed)
+
+	_, err = lease.Open(ctx, n.Client(), clientv3.LeaseID(12345))
+	require.ErrorIs(t, err, lease.ErrExpired)
+}
