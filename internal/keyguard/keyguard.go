@@ -1,0 +1,103 @@
+// Package keyguard turns "I own this key" into a context: the context is
+// cancelled as soon as ownership may be gone. lock and election use it to
+// tell holders and leaders when they must stop.
+package keyguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/lease"
+)
+
+// ErrKeyGone is the cause of a guard's cancellation when the owned key was
+// deleted, or replaced by a key with another create revision.
+var ErrKeyGone = errors.New("owned key deleted or replaced")
+
+// Guard returns a context derived from parent that is cancelled, with a
+// cause readable by context.Cause, as soon as any of these happens:
+//
+//   - key is deleted or re-created (its create revision differs from
+//     createRev): cause wraps ErrKeyGone;
+//   - l is lost (expired, revoked, keep-alive deadline passed, closed):
+//     cause is l.Err(), wrapping the lease package's errors;
+//   - parent ends: cause is parent's.
+//
+// Watching starts from createRev, so a deletion between acquiring the key
+// and calling Guard is not missed. Call the returned cancel to release the
+// guard's goroutine.
+func Guard(parent context.Context, cli *clientv3.Client, key string, createRev int64, l *lease.Lease) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		cause := watch(ctx, cli, key, createRev, l)
+		cancel(cause)
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// watch blocks until ownership is lost or ctx ends, and returns the cause.
+func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int64, l *lease.Lease) error {
+	from := createRev
+	retry := backoff.New(backoff.Policy{})
+	for {
+		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := cli.Watch(wctx, key, clientv3.WithRev(from), clientv3.WithFilterPut())
+		err := drain(ctx, wch, l, createRev)
+		wcancel()
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		// The watch ended (compaction, lost leader, reconnect): find out
+		// whether the key is still ours, then watch on from there.
+		for {
+			resp, gerr := cli.Get(ctx, key)
+			if gerr == nil {
+				if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != createRev {
+					return fmt.Errorf("%w: %s", ErrKeyGone, key)
+				}
+				from = resp.Header.Revision + 1
+				retry.Reset()
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-l.Done():
+				return l.Err()
+			default:
+			}
+			if err := retry.Wait(ctx); err != nil {
+				return context.Cause(ctx)
+			}
+		}
+	}
+}
+
+// drain reads watch events until the key is deleted (returns ErrKeyGone),
+// the lease is lost (returns its error), or the watch ends (returns nil).
+func drain(ctx context.Context, wch clientv3.WatchChan, l *lease.Lease, createRev int64) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-l.Done():
+			return l.Err()
+		case resp, ok := <-wch:
+			if !ok || resp.Err() != nil {
+				return nil
+			}
+			for _, ev := range resp.Events {
+				if ev.Type == clientv3.EventTypeDelete && ev.Kv.ModRevision > createRev {
+					return fmt.Errorf("%w: %s deleted at revision %d", ErrKeyGone, ev.Kv.Key, ev.Kv.ModRevision)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package keyguard_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/lease"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func setup(t *testing.T) (*coordtest.Node, *lease.Lease, int64) {
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, n.Client(), 5*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	t.Cleanup(l.Close)
+	resp, err := n.Client().Put(ctx, "owned", "x", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+	return n, l, resp.Header.Revision
+}
+
+func cancelledWithin(t *testing.T, ctx context.Context) error {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-time.After(5 * time.Second):
+		t.Fatal("guard not cancelled")
+		return nil
+	}
+}
+
+func TestGuardFiresOnDelete(t *testing.T) {
+	n, l, rev := setup(t)
+	ctx, cancel := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel()
+	_, err := n.Client().Put(context.Background(), "owned", "y", clientv3.WithIgnoreLease()) // an update is not a loss
+	require.NoError(t, err)
+	_, err = n.Client().Delete(context.Background(), "owned")
+	require.NoError(t, err)
+	require.ErrorIs(t, cancelledWithin(t, ctx), keyguard.ErrKeyGone)
+}
+
+func TestGuardSeesDeletionBeforeItStarted(t *testing.T) {
+	n, l, rev := setup(t)
+	_, err := n.Client().Delete(context.Background(), "owned")
+	require.NoError(t, err)
+	ctx, cancel := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel()
+	require.ErrorIs(t, cancelledWithin(t, ctx), keyguard.ErrKeyGone)
+}
+
+func TestGuardFiresOnLeaseLoss(t *testing.T) {
+	n, l, rev := setup(t)
+	ctx, cancel := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel()
+	_, err := n.NewClient(t).Revoke(context.Background(), l.ID())
+	require.NoError(t, err)
+	err = cancelledWithin(t, ctx)
+	// Whichever is seen first: the lease's loss or the key's deletion.
+	if !errors.Is(err, lease.ErrExpired) && !errors.Is(err, keyguard.ErrKeyGone) {
+		t.Fatalf("unexpected cause %v", err)
+	}
+}
+
+func TestGuardFollowsParentAndCancel(t *testing.T) {
+	n, l, rev := setup(t)
+	parent, stop := context.WithCancel(context.Background())
+	ctx, cancel := keyguard.Guard(parent, n.Client(), "owned", rev, l)
+	defer cancel()
+	stop()
+	require.ErrorIs(t, cancelledWithin(t, ctx), context.Canceled)
+}
+
+func TestGuardSurvivesCompaction(t *testing.T) {
+	n, l, rev := setup(t)
+	ctx, cancel := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel()
+	var last int64
+	for range 10 {
+		r, err := n.Client().Put(context.Background(), "other", "z")
+		require.NoError(t, err)
+		last = r.Header.Revision
+	}
+	_, err := n.Client().Compact(context.Background(), last)
+	require.NoError(t, err)
+	_, err = n.Client().Delete(context.Background(), "owned")
+	require.NoError(t, err)
+	require.ErrorIs(t, cancelledWithin(t, ctx), keyguard.ErrKeyGone)
+}
+
