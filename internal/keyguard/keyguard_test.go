@@ -98,4 +98,3 @@ func TestGuardSurvivesCompaction(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, cancelledWithin(t, ctx), keyguard.ErrKeyGone)
 }
-
