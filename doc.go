@@ -1,0 +1,34 @@
+// Package coordkit is an embeddable coordination toolkit on etcd: leased
+// service registration, fenced distributed locks, leader election and
+// watched configuration, strongly consistent and correct under failure.
+//
+// Start here to get a *clientv3.Client, the currency every other package
+// takes, so nothing of etcd is hidden from you:
+//
+//   - StartNode runs an etcd member inside your process, alone or as one
+//     member of a cluster (in one process, several, or on several machines).
+//     Node.Client is an in-process client that skips gRPC and the network,
+//     the fastest way to talk to that member.
+//   - Connect reaches a cluster you already run; ClientConfigFromEnv reads
+//     etcdctl's ETCDCTL_* variables, so scripts written for etcdctl keep
+//     working.
+//
+// The packages:
+//
+//   - kv: a typed store over a key prefix: CAS, consistent lists, and
+//     watches that resume across failures instead of going quiet.
+//   - lease: managed leases whose loss is reported before etcd can expire
+//     them.
+//   - lock: fenced mutexes, read-write locks and semaphores, interoperable
+//     with `etcdctl lock`.
+//   - election: campaigns, terms with fencing tokens, Observe and a
+//     supervised Run loop, interoperable with `etcdctl elect`.
+//   - discovery: self-healing registrations, cached watchers, pickers and a
+//     gRPC resolver.
+//   - tlsconfig: mutual TLS configurations and a development PKI.
+//   - coordtest: real in-memory etcd nodes and clusters for tests, with
+//     fault injection; what httptest is to net/http.
+//
+// Client-side packages (everything but this one and coordtest) never
+// import etcd's server, so programs that only connect stay small.
+package coordkit
