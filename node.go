@@ -18,6 +18,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+
+	"github.com/coordkit/coordkit/internal/starthook"
 )
 
 // Node is an etcd member running inside this process. It is safe for
@@ -111,6 +113,7 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		n.clients = append(n.clients, u)
 	}
 	n.peers = ec.AdvertisePeerUrls
+	starthook.Call(ctx, e)
 
 	timer := time.NewTimer(cfg.readyTimeout())
 	defer timer.Stop()

@@ -6,8 +6,10 @@ import (
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/internal/starthook"
 )
 
 // Member is one member of a Cluster. Stop, Kill and Restart keep its name,
@@ -25,7 +27,8 @@ type Member struct {
 }
 
 func (m *Member) startNode() error {
-	n, err := coordkit.StartNode(context.Background(), m.cfg)
+	ctx := starthook.With(context.Background(), func(*embed.Etcd) { m.relay.setOpen() })
+	n, err := coordkit.StartNode(ctx, m.cfg)
 	if err != nil {
 		return err
 	}

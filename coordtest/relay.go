@@ -16,6 +16,7 @@ type relay struct {
 	target string
 
 	mu     sync.Mutex
+	open   bool // forward connections; while false, close them at once
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
@@ -41,6 +42,17 @@ func (r *relay) setTarget(addr string) {
 	r.mu.Unlock()
 }
 
+// setOpen switches forwarding on. Until then a connection is closed as soon
+// as it is accepted: a member bootstrapping a new cluster asks its peers
+// whether it was bootstrapped before, and a peer that is itself still
+// bootstrapping would leave that question hanging for a second per peer,
+// while a closed connection is a quick "no".
+func (r *relay) setOpen() {
+	r.mu.Lock()
+	r.open = true
+	r.mu.Unlock()
+}
+
 func (r *relay) serve() {
 	defer r.wg.Done()
 	for {
@@ -49,8 +61,12 @@ func (r *relay) serve() {
 			return
 		}
 		r.mu.Lock()
-		target := r.target
+		target, open := r.target, r.open
 		r.mu.Unlock()
+		if !open {
+			in.Close()
+			continue
+		}
 		out, err := net.Dial("tcp", target)
 		if err != nil {
 			in.Close()
