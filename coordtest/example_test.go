@@ -1,0 +1,41 @@
+package coordtest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/coordkit/coordkit/coordtest"
+)
+
+// A test gets a real etcd member, closed when the test ends.
+func ExampleNewNode() {
+	// In a test function: func TestX(t *testing.T) { ... }
+	test := func(t *testing.T) {
+		n := coordtest.NewNode(t)
+		if _, err := n.Client().Put(context.Background(), "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "TestX", F: test}}))
+	// Output: true
+}
+
+// A three-member cluster with a crash of its leader: a new leader takes
+// over, and the crashed member catches up after Restart.
+func ExampleNewCluster() {
+	test := func(t *testing.T) {
+		c := coordtest.NewCluster(t, 3)
+		ctx := context.Background()
+		old := c.Leader()
+		c.Member(old).Kill()
+		if _, err := c.Client().Put(ctx, "k", "written without the old leader"); err != nil {
+			t.Fatal(err)
+		}
+		c.Member(old).Restart()
+	}
+	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "TestFailover", F: test}}))
+	// Output: true
+}
