@@ -30,6 +30,7 @@ func ExampleNewCluster() {
 		ctx := context.Background()
 		old := c.Leader()
 		c.Member(old).Kill()
+		c.Leader() // waits until the survivors agree on a new leader
 		if _, err := c.Client().Put(ctx, "k", "written without the old leader"); err != nil {
 			t.Fatal(err)
 		}
