@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/goleak"
 
 	"github.com/coordkit/coordkit"
@@ -400,4 +401,41 @@ func ExampleStartNode() {
 	st, _ := node.Status(ctx)
 	fmt.Printf("%s, leader=%v\n", resp.Kvs[0].Value, st.IsLeader)
 	// Output: hello, leader=true
+}
+
+func TestConfigReachesEtcd(t *testing.T) {
+	t.Parallel()
+	cfg := fast("tuned")
+	cfg.QuotaBackendBytes = 32 << 20
+	cfg.AutoCompactionMode = "revision"
+	cfg.AutoCompactionRetention = "1000"
+	cfg.ClusterToken = "tok"
+	var applied bool
+	cfg.Embed = func(c *embed.Config) { applied = true; c.MaxTxnOps = 256 }
+	n := start(t, cfg)
+	ec := n.Etcd().Config()
+	require.True(t, applied, "the Embed escape hatch runs")
+	require.EqualValues(t, 32<<20, ec.QuotaBackendBytes)
+	require.Equal(t, "revision", ec.AutoCompactionMode)
+	require.Equal(t, "1000", ec.AutoCompactionRetention)
+	require.True(t, ec.UnsafeNoFsync)
+	require.EqualValues(t, 10, ec.TickMs)
+	require.EqualValues(t, 100, ec.ElectionMs)
+	require.Equal(t, "tok", ec.InitialClusterToken)
+	require.EqualValues(t, 256, ec.MaxTxnOps)
+
+	// A quota that is reached raises etcd's NOSPACE alarm, as documented.
+	ctx := context.Background()
+	big := strings.Repeat("x", 1<<20)
+	var err error
+	for i := 0; i < 64 && err == nil; i++ {
+		_, err = n.Client().Put(ctx, fmt.Sprintf("big/%d", i), big)
+	}
+	require.ErrorContains(t, err, "database space exceeded")
+
+	defaults := fast("defaults")
+	defaults.QuotaBackendBytes = 0
+	def := start(t, defaults)
+	require.EqualValues(t, coordkit.DefaultQuotaBackendBytes, def.Etcd().Config().QuotaBackendBytes,
+		"an unset quota is set explicitly, so bbolt does not map 10 GiB")
 }
