@@ -1,0 +1,38 @@
+// Package election elects one leader among candidates, on etcd, with
+// leadership signals a leader can trust.
+//
+// A candidate calls Election.Campaign and gets a Term once it leads. The
+// Term's Context is cancelled as soon as leadership may be gone — its key
+// deleted, its lease expired or revoked, or no keep-alive confirmed before
+// the lease's deadline (counted from when the keep-alive was sent, so the
+// signal comes no later than etcd can expire the lease) — and Term.Err says
+// why. Term.Rev is a fencing token that grows with every term. Run wraps
+// this into a supervised loop that re-campaigns after every loss until its
+// context ends. Anyone can ask who leads (Election.Leader) or follow every
+// change (Election.Observe).
+//
+// Guarantees:
+//
+//   - Campaign never returns a Term whose lease or key is gone: losing either
+//     while waiting makes it return ErrCandidacyLost, and both are checked
+//     again just before it returns.
+//   - Terms' Revs strictly increase: a term elected after another has a
+//     larger Rev.
+//   - Resign first ends the term's Context, then deletes the key fenced on
+//     the term's revision; it is idempotent and can be retried after an
+//     error.
+//   - Observe reports the current state, then every change, including
+//     "nobody leads"; it survives compaction and reconnects, never repeats a
+//     state, and always delivers the latest one.
+//   - Run calls OnDemoted only after OnElected, and resigns when its context
+//     ends so that a successor takes over at once.
+//
+// The key layout is that of etcd's client/v3/concurrency.Election: a
+// candidate's key is name + "/" + its lease ID in hex, and the leader is the
+// candidate with the lowest create revision. coordkit candidates, `etcdctl
+// elect NAME` and concurrency.Election users therefore take part in the same
+// elections and see each other as leaders.
+//
+// Failover takes one round trip after Resign, and about one lease TTL
+// (WithTTL, default 10 s) after a leader vanishes without resigning.
+package election

@@ -1,0 +1,69 @@
+package election
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coordkit/coordkit/lease"
+)
+
+// DefaultTTL is the TTL of the lease a campaign grants when neither WithTTL
+// nor WithLease is given. A leader that vanishes without resigning is
+// replaced after about this long.
+const DefaultTTL = 10 * time.Second
+
+// Option configures New and Run.
+type Option func(*options)
+
+type options struct {
+	ttl    time.Duration
+	ttlSet bool
+	lease  *lease.Lease
+	shared bool
+	logger *slog.Logger
+}
+
+// WithTTL sets the TTL of the lease each campaign grants (default
+// DefaultTTL; at least one second, rounded up to whole seconds as etcd
+// does). A crashed leader is replaced after about one TTL; a shorter TTL
+// means faster failover and more keep-alive traffic.
+func WithTTL(ttl time.Duration) Option {
+	return func(o *options) { o.ttl, o.ttlSet = ttl, true }
+}
+
+// WithLease makes campaigns attach their candidate key to l instead of
+// granting a lease of their own, so a process can hold one lease for all
+// the keys it owns. The election never revokes or closes l: the caller
+// keeps it alive (l.KeepAlive) and ends it. Leadership ends when l is lost.
+// A lease carries at most one candidate per election at a time.
+func WithLease(l *lease.Lease) Option {
+	return func(o *options) { o.lease, o.shared = l, true }
+}
+
+// WithLogger sets where Run logs campaigns, elections and losses (default
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+func buildOptions(opts []Option) (options, error) {
+	o := options{ttl: DefaultTTL}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	switch {
+	case o.shared && o.lease == nil:
+		return o, fmt.Errorf("%w: WithLease(nil); pass a granted *lease.Lease, or drop the option to let each campaign grant its own", ErrInvalidOption)
+	case o.shared && o.ttlSet:
+		return o, fmt.Errorf("%w: WithTTL and WithLease together; a shared lease has its own TTL (set it at lease.Grant)", ErrInvalidOption)
+	case o.ttl < time.Second:
+		return o, fmt.Errorf("%w: WithTTL(%v): %w", ErrInvalidOption, o.ttl, lease.ErrInvalidTTL)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	return o, nil
+}

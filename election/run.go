@@ -1,0 +1,122 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+)
+
+// Callbacks are what Run calls as leadership comes and goes. Any of them
+// may be nil.
+type Callbacks struct {
+	// OnElected is called, in its own goroutine, each time this candidate
+	// is elected. ctx is the term's Context: it is cancelled when
+	// leadership is lost, resigned, or Run's context ends, and the callback
+	// must then return promptly. Leadership lasts until then whether or not
+	// OnElected returns earlier; call term.Resign to step down (Run then
+	// campaigns again).
+	OnElected func(ctx context.Context, term *Term)
+
+	// OnDemoted is called after a term ends and its OnElected has returned
+	// (and, when Run's context ended, after Resign). It is called once per
+	// OnElected, never without one.
+	OnDemoted func()
+
+	// OnLeaderChange is called with every state Observe reports, from its
+	// own goroutine: a new leader (this candidate or another), a proclaimed
+	// value, or a vacant election. A slow callback skips intermediate
+	// states, never the latest.
+	OnLeaderChange func(Event)
+}
+
+// Run campaigns in election name with value until ctx ends, in the spirit
+// of Kubernetes' leaderelection and Curator's LeaderSelector with
+// auto-requeue: it campaigns, calls OnElected with a context that ends with
+// leadership, calls OnDemoted once the term is over, and campaigns again
+// after a short jittered backoff, with a new lease when the old one was
+// lost. Failed campaigns are retried with jittered exponential backoff.
+// When ctx ends, Run cancels the term's context, waits for OnElected to
+// return, and resigns so that the next candidate leads at once.
+//
+// Run returns ctx's error once ctx has ended and every callback has
+// returned. It returns earlier only for invalid arguments, or with an
+// error wrapping ErrCandidacyLost when the lease given with WithLease is
+// lost (Run cannot replace a lease it does not own).
+func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) error {
+	e, err := New(cli, name, opts...)
+	if err != nil {
+		return err
+	}
+	if err := e.checkValue(value); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if cb.OnLeaderChange != nil {
+		octx, stop := context.WithCancel(ctx)
+		defer stop()
+		events := e.Observe(octx)
+		wg.Go(func() {
+			for ev := range events {
+				cb.OnLeaderChange(ev)
+			}
+		})
+	}
+
+	log := e.opts.logger.With("election", name)
+	retry := backoff.New(backoff.Policy{Initial: 50 * time.Millisecond, Max: 2 * time.Second})
+	for {
+		term, err := e.Campaign(ctx, value)
+		switch {
+		case err == nil:
+			retry.Reset()
+			log.Info("election: elected", "key", term.Key(), "rev", term.Rev())
+			e.lead(ctx, term, cb, log)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case e.opts.shared && e.opts.lease.Err() != nil:
+			return fmt.Errorf("election %q: run: %w", name, err)
+		default:
+			log.Warn("election: campaign failed; retrying", "err", err, "attempt", retry.Attempts()+1)
+		}
+		if retry.Wait(ctx) != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// lead runs one term: OnElected, then, once leadership ends or ctx does,
+// resignation and OnDemoted.
+func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog.Logger) {
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		if cb.OnElected != nil {
+			cb.OnElected(term.Context(), term)
+		}
+	}()
+	select {
+	case <-term.Done():
+	case <-ctx.Done():
+		term.end(ErrResigned) // stop the leader before anyone else starts
+	}
+	<-returned
+	if err := term.Err(); !errors.Is(err, ErrResigned) {
+		log.Info("election: leadership lost", "key", term.Key(), "rev", term.Rev(), "err", err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	if err := term.Resign(rctx); err != nil {
+		log.Warn("election: resign failed; the key expires with its lease", "key", term.Key(), "err", err)
+	}
+	cancel()
+	if cb.OnDemoted != nil {
+		cb.OnDemoted()
+	}
+}

@@ -1,0 +1,171 @@
+package election
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/lease"
+)
+
+// Term is one candidate's leadership, from the moment Campaign elected it
+// until it is lost or resigned. Its Context is the leadership signal: it is
+// cancelled as soon as leadership may be gone, so work done as leader
+// should run under it. A Term is safe for concurrent use.
+type Term struct {
+	e     *Election
+	l     *lease.Lease
+	key   string
+	rev   int64
+	ctx   context.Context
+	end   context.CancelCauseFunc
+	freed chan struct{} // closed once the guard (and a lost term's lease) is released
+
+	op       sync.Mutex // serialises Proclaim and Resign; guards resigned
+	resigned bool
+	mu       sync.Mutex // guards value
+	value    string
+}
+
+func newTerm(e *Election, l *lease.Lease, key string, rev int64, value string, guard context.Context, stopGuard context.CancelFunc) *Term {
+	ctx, end := context.WithCancelCause(guard)
+	t := &Term{e: e, l: l, key: key, rev: rev, ctx: ctx, end: end, freed: make(chan struct{}), value: value}
+	go t.release(stopGuard)
+	return t
+}
+
+// release waits for the term to end, stops the guard and, when the term
+// was lost rather than resigned, gives back the lease the campaign granted.
+func (t *Term) release(stopGuard context.CancelFunc) {
+	defer close(t.freed)
+	<-t.ctx.Done()
+	stopGuard()
+	if t.e.opts.shared || errors.Is(context.Cause(t.ctx), ErrResigned) {
+		return // Resign releases the key and lease itself
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	releaseLease(rctx, t.l)
+}
+
+// Rev is the create revision of the leader key: the term's fencing token.
+// Each new term of an election has a larger Rev than every earlier one, so
+// storage that remembers the largest Rev it has seen can refuse a deposed
+// leader's writes.
+func (t *Term) Rev() int64 { return t.rev }
+
+// Key is the leader key, name + "/" + hex lease ID.
+func (t *Term) Key() string { return t.key }
+
+// Lease is the ID of the lease the leader key is attached to.
+func (t *Term) Lease() clientv3.LeaseID { return t.l.ID() }
+
+// Value is the value the term was elected with, or last proclaimed.
+func (t *Term) Value() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.value
+}
+
+// Context is cancelled when leadership ends: the leader key was deleted or
+// replaced, the lease was lost (expired, revoked, or no keep-alive
+// confirmed before its deadline, which is counted conservatively so the
+// context ends no later than etcd can expire the lease), or Resign was
+// called. Err says which.
+func (t *Term) Context() context.Context { return t.ctx }
+
+// Done is Context().Done().
+func (t *Term) Done() <-chan struct{} { return t.ctx.Done() }
+
+// Err returns nil while the term leads. Afterwards it returns ErrResigned,
+// or an error wrapping ErrLeadershipLost and the cause (lease errors such
+// as lease.ErrExpired and lease.ErrDeadlinePassed can be tested with
+// errors.Is).
+func (t *Term) Err() error {
+	if t.ctx.Err() == nil {
+		return nil
+	}
+	cause := context.Cause(t.ctx)
+	switch {
+	case errors.Is(cause, ErrResigned), errors.Is(cause, ErrLeadershipLost):
+		return cause
+	default:
+		return fmt.Errorf("%w: election %q, key %s: %w", ErrLeadershipLost, t.e.name, t.key, cause)
+	}
+}
+
+// Proclaim replaces the leader's value without a new election; observers
+// see the change. It is fenced on the term: if the leader key is gone or
+// belongs to another term, nothing is written and it returns an error
+// wrapping ErrNotLeader, as it does once the term has ended. A Proclaim
+// whose outcome is unknown (timeout) returns the error and is not retried.
+func (t *Term) Proclaim(ctx context.Context, value string) error {
+	if err := t.e.checkValue(value); err != nil {
+		return err
+	}
+	t.op.Lock()
+	defer t.op.Unlock()
+	if err := t.Err(); err != nil {
+		return fmt.Errorf("%w: proclaim in election %q: %w", ErrNotLeader, t.e.name, err)
+	}
+	resp, err := t.e.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
+		Then(clientv3.OpPut(t.key, value, clientv3.WithLease(t.l.ID()))).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("election %q: proclaim: %w", t.e.name, err)
+	}
+	if !resp.Succeeded {
+		t.end(fmt.Errorf("%w: election %q: leader key %s (revision %d) is gone", ErrLeadershipLost, t.e.name, t.key, t.rev))
+		return fmt.Errorf("%w: proclaim in election %q: %w", ErrNotLeader, t.e.name, t.Err())
+	}
+	t.mu.Lock()
+	t.value = value
+	t.mu.Unlock()
+	return nil
+}
+
+// Resign ends the term and lets the next candidate lead at once.
+//
+// It first cancels the term's Context (if leadership was not already
+// lost), so the leader stops before anyone else can start, then deletes the
+// leader key, fenced on the term's revision so it never deletes a later
+// term's key, and finally revokes the lease the campaign granted (a lease
+// given with WithLease is left alone).
+//
+// Resign is idempotent, and also the way to release a lost term's
+// resources. If it fails (for example ctx ends while etcd is unreachable)
+// the term keeps its state and Resign can be called again; meanwhile the
+// key expires with its lease (a granted lease is no longer kept alive).
+func (t *Term) Resign(ctx context.Context) error {
+	t.op.Lock()
+	defer t.op.Unlock()
+	if t.resigned {
+		return nil
+	}
+	t.end(ErrResigned) // no-op if already lost: Err keeps the loss
+	select {
+	case <-t.freed:
+	case <-ctx.Done():
+		return fmt.Errorf("election %q: resign: %w", t.e.name, context.Cause(ctx))
+	}
+	_, err := t.e.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
+		Then(clientv3.OpDelete(t.key)).
+		Commit()
+	if err != nil {
+		if !t.e.opts.shared {
+			t.l.Close() // let the key expire if Resign is never retried
+		}
+		return fmt.Errorf("election %q: resign term %d (key %s): %w; leadership is given up, the key expires with its lease, or call Resign again",
+			t.e.name, t.rev, t.key, err)
+	}
+	if !t.e.opts.shared {
+		releaseLease(ctx, t.l)
+	}
+	t.resigned = true
+	return nil
+}
