@@ -104,3 +104,37 @@ func TestLinkBlackholeCutsClientAndUnblackholeRestores(t *testing.T) {
 		return err == nil && string(r.Kvs[0].Value) == "2"
 	}, 15*time.Second, 20*time.Millisecond)
 }
+
+func TestLinkDropConnectionsForcesReconnect(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	l := n.NewLink(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := l.Client().Put(ctx, "k", "1")
+	require.NoError(t, err)
+	w := l.Client().Watch(ctx, "k")
+	l.DropConnections()
+	// The watch stream was cut with its connection: etcd's client
+	// reconnects and the watch goes on (it does not end silently).
+	_, err = n.Client().Put(ctx, "k", "2")
+	require.NoError(t, err)
+	// (etcd's client may replay an event from before the drop when it
+	// re-creates a watch that had not delivered anything yet: kv.Watch is
+	// the layer that removes such repeats.)
+	for seen := false; !seen; {
+		select {
+		case resp := <-w:
+			require.NoError(t, resp.Err())
+			for _, ev := range resp.Events {
+				seen = seen || string(ev.Kv.Value) == "2"
+			}
+		case <-ctx.Done():
+			t.Fatal("watch did not resume after the connection was dropped")
+		}
+	}
+	require.Eventually(t, func() bool {
+		_, err := l.Client().Put(ctx, "k", "3")
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+}

@@ -17,6 +17,7 @@ import (
 // between members does not pass through it; see Cluster.Partition for that.
 type Link struct {
 	srv      proxy.Server
+	conns    *relay // between the proxy and the member, to drop connections
 	endpoint string
 	client   *clientv3.Client
 }
@@ -27,6 +28,13 @@ func newLink(t testing.TB, target string) *Link {
 	if err != nil {
 		t.Fatalf("coordtest: link to %q: %v", target, err)
 	}
+	conns, err := newRelay()
+	if err != nil {
+		t.Fatalf("coordtest: link: %v", err)
+	}
+	conns.setTarget(to.Host)
+	conns.setOpen()
+	t.Cleanup(conns.close)
 	for attempt := 0; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
@@ -36,7 +44,7 @@ func newLink(t testing.TB, target string) *Link {
 		srv := proxy.NewServer(proxy.ServerConfig{
 			Logger:        zap.NewNop(),
 			From:          from,
-			To:            url.URL{Scheme: "tcp", Host: to.Host},
+			To:            url.URL{Scheme: "tcp", Host: conns.addr()},
 			DialTimeout:   time.Second,
 			RetryInterval: 10 * time.Millisecond,
 		})
@@ -49,7 +57,7 @@ func newLink(t testing.TB, target string) *Link {
 			t.Fatalf("coordtest: link: %v", err)
 		case <-srv.Ready():
 		}
-		l := &Link{srv: srv, endpoint: "http://" + from.Host}
+		l := &Link{srv: srv, conns: conns, endpoint: "http://" + from.Host}
 		t.Cleanup(func() { srv.Close() })
 		l.client = newClient(t, []string{l.endpoint})
 		return l
@@ -84,6 +92,10 @@ func (l *Link) PauseAccept() { l.srv.PauseAccept() }
 
 // UnpauseAccept accepts new connections again.
 func (l *Link) UnpauseAccept() { l.srv.UnpauseAccept() }
+
+// DropConnections closes every open connection through the link, as a
+// restarted router or a NAT timeout would; clients must reconnect.
+func (l *Link) DropConnections() { l.conns.dropAll() }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
