@@ -1,0 +1,199 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/lease"
+)
+
+// Held is one acquisition of a lock: proof of ownership that knows when it
+// stops being true. Its methods are safe for concurrent use.
+//
+// The hold ends at Unlock, or is lost when its key is deleted or its lease
+// ends; Context and Lost report either, Err says which. Work guarded by the
+// lock should write to etcd through Do or Txn (or with IsOwner as a
+// condition), so that writes made after a loss the holder has not noticed
+// yet — a long GC pause, a slow network — are refused by etcd itself.
+type Held struct {
+	s     *session
+	key   string
+	rev   int64
+	lease *lease.Lease
+	free  func() // lets the handle acquire again; may be nil
+
+	mu        sync.Mutex
+	freed     bool
+	released  bool
+	ctx       context.Context
+	end       context.CancelCauseFunc // ends ctx's parent
+	stopGuard context.CancelFunc
+}
+
+func newHeld(s *session, l *lease.Lease, key string, rev int64) *Held {
+	return &Held{s: s, key: key, rev: rev, lease: l}
+}
+
+// Token is the fencing token: the lock key's create revision. Successive
+// holders of a Mutex (or writers of an RWMutex) get strictly increasing
+// tokens, so a resource outside etcd can refuse a request carrying a token
+// lower than one it has already seen.
+func (h *Held) Token() int64 { return h.rev }
+
+// Key is the lock key, as `etcdctl lock` prints it.
+func (h *Held) Key() string { return h.key }
+
+// Lease is the lease the lock key is attached to.
+func (h *Held) Lease() *lease.Lease { return h.lease }
+
+// IsOwner is a txn condition that holds exactly while this hold is
+// current: the lock key exists with this hold's create revision.
+func (h *Held) IsOwner() clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev)
+}
+
+// Context returns a context cancelled as soon as the hold ends: Unlock,
+// the lock key deleted or replaced, or its lease expired, revoked or past
+// its keep-alive deadline (decided locally, before etcd can expire it).
+// context.Cause and Err say why.
+//
+// The watch behind it starts at the first call of Context, Lost or Err and
+// replays everything since the acquisition, so calling it late misses
+// nothing; until then a hold costs no watch.
+func (h *Held) Context() context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ctx == nil {
+		parent, end := context.WithCancelCause(context.Background())
+		h.end = end
+		if h.released {
+			end(ErrReleased)
+			h.ctx = parent
+			return h.ctx
+		}
+		h.ctx, h.stopGuard = keyguard.Guard(parent, h.s.cli, h.key, h.rev, h.lease)
+	}
+	return h.ctx
+}
+
+// Lost is closed when the hold ends; it is Context().Done().
+func (h *Held) Lost() <-chan struct{} { return h.Context().Done() }
+
+// Err returns nil while the hold lasts, ErrReleased after Unlock, and an
+// error wrapping ErrLost once it is lost; that error also wraps
+// ErrKeyDeleted or the lease package's reason (lease.ErrExpired,
+// lease.ErrRevoked, lease.ErrDeadlinePassed, lease.ErrClosed).
+func (h *Held) Err() error {
+	ctx := h.Context()
+	if ctx.Err() == nil {
+		return nil
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, ErrReleased):
+		return ErrReleased
+	case errors.Is(cause, keyguard.ErrKeyGone):
+		return fmt.Errorf("%w: lock %q: %w (%v)", ErrLost, h.s.name, ErrKeyDeleted, cause)
+	default:
+		return fmt.Errorf("%w: lock %q: %w", ErrLost, h.s.name, cause)
+	}
+}
+
+// Unlock releases the hold: it deletes the lock key only if it is still
+// this hold's (same create revision), so a late or repeated Unlock never
+// deletes a newer holder's key. It is idempotent and safe to retry; after a
+// loss it returns nil. If it fails, the key may remain: retry it, or the
+// handle deletes the key at its next acquisition or Close.
+func (h *Held) Unlock(ctx context.Context) error {
+	h.mu.Lock()
+	released := h.released
+	h.mu.Unlock()
+	if released {
+		return nil
+	}
+	err := h.s.remove(ctx, fence{key: h.key, rev: h.rev})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.freed && h.free != nil {
+		h.freed = true
+		h.free()
+	}
+	if err != nil {
+		return fmt.Errorf("lock %q: unlock %s: %w; the key may still be held: retry Unlock, or the handle deletes it at its next acquisition or Close", h.s.name, h.key, err)
+	}
+	if !h.released {
+		h.released = true
+		if h.end != nil {
+			h.end(ErrReleased)
+			h.stopGuard()
+		}
+	}
+	return nil
+}
+
+// Do applies ops in one transaction if, and only if, the hold is still
+// current (IsOwner); otherwise nothing is applied and the error wraps
+// ErrNotHeld.
+func (h *Held) Do(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	return h.Txn(ctx).Then(ops...).Commit()
+}
+
+// Txn starts a transaction fenced on the hold: it is applied only while the
+// hold is current, and Commit fails with ErrNotHeld otherwise. Its If, Then
+// and Else work as in clientv3.Txn, within the fence.
+func (h *Held) Txn(ctx context.Context) *Txn { return &Txn{h: h, ctx: ctx} }
+
+// Txn is a transaction fenced on a hold; see Held.Txn.
+type Txn struct {
+	h         *Held
+	ctx       context.Context
+	cmps      []clientv3.Cmp
+	then, els []clientv3.Op
+}
+
+// If adds conditions; Then runs when all of them hold, Else otherwise.
+func (t *Txn) If(cs ...clientv3.Cmp) *Txn { t.cmps = append(t.cmps, cs...); return t }
+
+// Then adds operations applied when the If conditions hold.
+func (t *Txn) Then(ops ...clientv3.Op) *Txn { t.then = append(t.then, ops...); return t }
+
+// Else adds operations applied when an If condition fails.
+func (t *Txn) Else(ops ...clientv3.Op) *Txn { t.els = append(t.els, ops...); return t }
+
+// Commit sends the transaction. Its response is the one of the If/Then/Else
+// part, as clientv3 would return it. If the hold is over, nothing is
+// applied and the error wraps ErrNotHeld.
+func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
+	h := t.h
+	h.mu.Lock()
+	released := h.released
+	h.mu.Unlock()
+	if released {
+		return nil, fmt.Errorf("%w: lock %q: already unlocked", ErrNotHeld, h.s.name)
+	}
+	nested := len(t.cmps) > 0 || len(t.els) > 0
+	txn := h.s.cli.Txn(t.ctx).If(h.IsOwner())
+	if nested {
+		txn = txn.Then(clientv3.OpTxn(t.cmps, t.then, t.els))
+	} else {
+		txn = txn.Then(t.then...)
+	}
+	resp, err := txn.Commit()
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: fenced txn: %w", h.s.name, err)
+	}
+	if !resp.Succeeded {
+		return nil, fmt.Errorf("%w: lock %q: key %s (token %d) is gone or replaced; nothing was applied", ErrNotHeld, h.s.name, h.key, h.rev)
+	}
+	if !nested {
+		return resp, nil
+	}
+	inner := (*clientv3.TxnResponse)(resp.Responses[0].GetResponseTxn())
+	inner.Header = resp.Header
+	return inner, nil
+}

@@ -1,0 +1,104 @@
+package lock_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/coordkit/coordkit/lock"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// within bounds every wait in these tests; none is a timing assertion.
+const within = 20 * time.Second
+
+func ctxFor(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*within)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newMutex(t *testing.T, cli *clientv3.Client, name string, opts ...lock.Option) *lock.Mutex {
+	t.Helper()
+	m, err := lock.NewMutex(cli, name, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+// keysUnder lists the keys under pfx in create-revision order.
+func keysUnder(t *testing.T, cli *clientv3.Client, pfx string) []string {
+	t.Helper()
+	resp, err := cli.Get(context.Background(), pfx, clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	require.NoError(t, err)
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, string(kv.Key))
+	}
+	return keys
+}
+
+// waitKeys waits until exactly n keys are under pfx.
+func waitKeys(t *testing.T, cli *clientv3.Client, pfx string, n int) []string {
+	t.Helper()
+	var keys []string
+	require.Eventually(t, func() bool {
+		keys = keysUnder(t, cli, pfx)
+		return len(keys) == n
+	}, within, 10*time.Millisecond, "want %d keys under %s, have %v", n, pfx, keys)
+	return keys
+}
+
+type result struct {
+	h   *lock.Held
+	err error
+}
+
+// async runs an acquisition in the background.
+func async(f func() (*lock.Held, error)) <-chan result {
+	ch := make(chan result, 1)
+	go func() {
+		h, err := f()
+		ch <- result{h, err}
+	}()
+	return ch
+}
+
+func await(t *testing.T, ch <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(within):
+		t.Fatal("acquisition did not return")
+		return result{}
+	}
+}
+
+// notYet asserts the acquisition has not returned (without waiting).
+func notYet(t *testing.T, ch <-chan result) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("acquisition returned early: %+v", r)
+	default:
+	}
+}
+
+func waitLost(t *testing.T, h *lock.Held) error {
+	t.Helper()
+	select {
+	case <-h.Lost():
+		return h.Err()
+	case <-time.After(within):
+		t.Fatalf("hold on %s not reported lost", h.Key())
+		return nil
+	}
+}

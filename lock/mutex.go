@@ -1,0 +1,110 @@
+package lock
+
+import (
+	"context"
+	"fmt"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Mutex is a distributed mutual-exclusion lock with the key layout of
+// etcd's concurrency.Mutex and `etcdctl lock`: it and they exclude each
+// other.
+//
+// A Mutex is safe for concurrent use. Goroutines sharing one take turns
+// in-process (an exclusive lock cannot be held twice anyway), so only one
+// of them at a time has a key in etcd. Close it when done.
+type Mutex struct {
+	name string
+	s    *session
+	q    *queue
+	slot chan struct{} // held from Lock until Unlock: one key per lease
+}
+
+// NewMutex returns a handle on the lock called name. Its key is
+// name + "/" + the lease ID in hex, as with concurrency.Mutex, so
+// `etcdctl lock name` and concurrency.NewMutex(session, name) contend for
+// the same lock.
+//
+// By default the handle grants its own lease (WithTTL, default 10 s) at the
+// first Lock, keeps it alive until Close, and grants a new one if it is
+// lost. With WithLease it uses the given lease; a second handle sharing
+// that lease waits for the first to unlock, as any other contender would.
+func NewMutex(cli *clientv3.Client, name string, opts ...Option) (*Mutex, error) {
+	o, err := buildOptions(cli, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(cli, name, o)
+	pfx := name + "/"
+	m := &Mutex{name: name, s: s, slot: make(chan struct{}, 1)}
+	m.q = &queue{
+		s:        s,
+		key:      func(id clientv3.LeaseID) string { return fmt.Sprintf("%s%x", pfx, int64(id)) },
+		fixedKey: true,
+		blockers: func(maxRev int64) clientv3.Op { return lastBefore(pfx, maxRev) },
+		turn:     waitForLast,
+	}
+	return m, nil
+}
+
+// lastBefore reads the newest key under pfx created at or before maxRev
+// (any, for 0).
+func lastBefore(pfx string, maxRev int64) clientv3.Op {
+	opts := append(clientv3.WithLastCreate(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if maxRev > 0 {
+		opts = append(opts, clientv3.WithMaxCreateRev(maxRev))
+	}
+	return clientv3.OpGet(pfx, opts...)
+}
+
+// waitForLast holds when no key is ahead, and otherwise waits for the
+// nearest one to go, as etcd's Mutex does: no herd when a holder leaves.
+func waitForLast(r *pb.RangeResponse) (bool, target) {
+	if len(r.Kvs) == 0 {
+		return true, target{}
+	}
+	return false, target{key: string(r.Kvs[0].Key)}
+}
+
+// Name is the lock's name.
+func (m *Mutex) Name() string { return m.name }
+
+// Lock waits until the lock is held, ctx ends, or the lease ends, whichever
+// comes first. If ctx ends or the lease is lost while waiting, the waiter
+// key is removed and the error wraps ctx's error or ErrSessionExpired; no
+// acquisition is ever reported once the lease may have expired.
+func (m *Mutex) Lock(ctx context.Context) (*Held, error) {
+	select {
+	case m.slot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("lock %q: %w", m.name, context.Cause(ctx))
+	}
+	return m.hold(m.q.acquire(ctx, false))
+}
+
+// TryLock acquires the lock if nobody holds or awaits it ahead of this
+// call, and otherwise returns ErrLocked at once, leaving no key behind.
+func (m *Mutex) TryLock(ctx context.Context) (*Held, error) {
+	select {
+	case m.slot <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("%w: lock %q: held by another goroutine sharing this handle", ErrLocked, m.name)
+	}
+	return m.hold(m.q.acquire(ctx, true))
+}
+
+func (m *Mutex) hold(h *Held, err error) (*Held, error) {
+	if err != nil {
+		<-m.slot
+		return nil, err
+	}
+	h.free = func() { <-m.slot }
+	return h, nil
+}
+
+// Close revokes the handle's own lease, releasing any hold it has, and
+// makes further Lock calls fail with ErrClosed. With WithLease the shared
+// lease is left alone and holds stay until unlocked. Close is idempotent.
+func (m *Mutex) Close(ctx context.Context) error { return m.s.close(ctx) }

@@ -1,0 +1,285 @@
+package lock_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/lock"
+)
+
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	_, err := lock.NewMutex(cli, "")
+	require.ErrorIs(t, err, lock.ErrInvalidName)
+	_, err = lock.NewMutex(cli, strings.Repeat("x", lock.MaxNameLen+1))
+	require.ErrorIs(t, err, lock.ErrInvalidName)
+	_, err = lock.NewMutex(nil, "a")
+	require.ErrorIs(t, err, lock.ErrInvalidArgument)
+	_, err = lock.NewMutex(cli, "a", lock.WithTTL(500*time.Millisecond))
+	require.ErrorIs(t, err, lease.ErrInvalidTTL)
+	_, err = lock.NewMutex(cli, "a", lock.WithLease(nil))
+	require.ErrorIs(t, err, lock.ErrInvalidArgument)
+	l, err := lease.Grant(context.Background(), cli, 5*time.Second)
+	require.NoError(t, err)
+	defer l.Revoke(context.Background())
+	_, err = lock.NewMutex(cli, "a", lock.WithLease(l), lock.WithTTL(time.Second))
+	require.ErrorIs(t, err, lock.ErrInvalidArgument)
+	_, err = lock.NewRWMutex(cli, "")
+	require.ErrorIs(t, err, lock.ErrInvalidName)
+	_, err = lock.NewSemaphore(cli, "s", 0)
+	require.ErrorIs(t, err, lock.ErrInvalidLimit)
+	err = lock.Do(context.Background(), cli, "", func(context.Context, int64) error { return nil })
+	require.ErrorIs(t, err, lock.ErrInvalidName)
+
+	// A name at the limit works end to end.
+	m := newMutex(t, cli, strings.Repeat("n", lock.MaxNameLen))
+	h, err := m.Lock(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, h.Unlock(context.Background()))
+}
+
+func TestLockUnlockTokensAndFencing(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	m := newMutex(t, cli, "jobs/report")
+
+	h1, err := m.Lock(ctx)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("jobs/report/%x", int64(h1.Lease().ID())), h1.Key(), "concurrency.Mutex's key layout")
+	require.NoError(t, h1.Err())
+
+	resp, err := h1.Do(ctx, clientv3.OpPut("report/owner", "me"), clientv3.OpGet("report/owner"))
+	require.NoError(t, err)
+	require.True(t, resp.Succeeded)
+	require.Equal(t, "me", string(resp.Responses[1].GetResponseRange().Kvs[0].Value))
+
+	// A nested fenced txn: the user's own condition inside the fence.
+	tr, err := h1.Txn(ctx).If(clientv3.Compare(clientv3.Value("report/owner"), "=", "you")).
+		Then(clientv3.OpPut("report/owner", "wrong")).Else(clientv3.OpGet("report/owner")).Commit()
+	require.NoError(t, err)
+	require.False(t, tr.Succeeded)
+	require.Equal(t, "me", string(tr.Responses[0].GetResponseRange().Kvs[0].Value))
+	require.NotNil(t, tr.Header)
+
+	tok1 := h1.Token()
+	require.NoError(t, h1.Unlock(ctx))
+	require.NoError(t, h1.Unlock(ctx), "Unlock is idempotent")
+	require.ErrorIs(t, h1.Err(), lock.ErrReleased)
+	select {
+	case <-h1.Lost():
+	default:
+		t.Fatal("Lost not closed after Unlock")
+	}
+	_, err = h1.Do(ctx, clientv3.OpPut("report/owner", "late"))
+	require.ErrorIs(t, err, lock.ErrNotHeld)
+
+	h2, err := m.Lock(ctx)
+	require.NoError(t, err)
+	require.Greater(t, h2.Token(), tok1, "tokens increase")
+	require.Equal(t, h1.Key(), h2.Key(), "same lease, same key")
+	// The first hold's stale fence cannot touch the second hold.
+	_, err = h1.Do(ctx, clientv3.OpPut("report/owner", "late"))
+	require.ErrorIs(t, err, lock.ErrNotHeld)
+	txn, err := cli.Txn(ctx).If(h1.IsOwner()).Then(clientv3.OpPut("report/owner", "late")).Commit()
+	require.NoError(t, err)
+	require.False(t, txn.Succeeded)
+	require.NoError(t, h2.Unlock(ctx))
+	require.Empty(t, keysUnder(t, cli, "jobs/report/"))
+
+	require.NoError(t, m.Close(ctx))
+	require.NoError(t, m.Close(ctx), "Close is idempotent")
+	_, err = m.Lock(ctx)
+	require.ErrorIs(t, err, lock.ErrClosed)
+}
+
+func TestTryLock(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	a, b := newMutex(t, cli, "try"), newMutex(t, cli, "try")
+
+	h, err := a.TryLock(ctx)
+	require.NoError(t, err)
+	_, err = b.TryLock(ctx)
+	require.ErrorIs(t, err, lock.ErrLocked)
+	_, err = a.TryLock(ctx)
+	require.ErrorIs(t, err, lock.ErrLocked, "another goroutine of the same handle holds it")
+	require.Equal(t, []string{h.Key()}, keysUnder(t, cli, "try/"), "a failed TryLock leaves no key")
+	require.NoError(t, h.Unlock(ctx))
+	hb, err := b.TryLock(ctx)
+	require.NoError(t, err)
+	require.Greater(t, hb.Token(), h.Token())
+	require.NoError(t, hb.Unlock(ctx))
+}
+
+func TestLockWaitsInOrder(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	a, b, c := newMutex(t, cli, "fifo"), newMutex(t, cli, "fifo"), newMutex(t, cli, "fifo")
+	ha, err := a.Lock(ctx)
+	require.NoError(t, err)
+	chB := async(func() (*lock.Held, error) { return b.Lock(ctx) })
+	waitKeys(t, cli, "fifo/", 2)
+	chC := async(func() (*lock.Held, error) { return c.Lock(ctx) })
+	waitKeys(t, cli, "fifo/", 3)
+	notYet(t, chB)
+	require.NoError(t, ha.Unlock(ctx))
+	rb := await(t, chB)
+	require.NoError(t, rb.err)
+	notYet(t, chC)
+	require.NoError(t, rb.h.Unlock(ctx))
+	rc := await(t, chC)
+	require.NoError(t, rc.err)
+	require.Less(t, ha.Token(), rb.h.Token())
+	require.Less(t, rb.h.Token(), rc.h.Token())
+	require.NoError(t, rc.h.Unlock(ctx))
+}
+
+func TestCancelledLockRemovesWaiterKey(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	a, b := newMutex(t, cli, "cancel"), newMutex(t, cli, "cancel")
+	ha, err := a.Lock(ctx)
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	ch := async(func() (*lock.Held, error) { return b.Lock(wctx) })
+	waitKeys(t, cli, "cancel/", 2)
+	cancel()
+	r := await(t, ch)
+	require.ErrorIs(t, r.err, context.Canceled)
+	require.Equal(t, []string{ha.Key()}, keysUnder(t, cli, "cancel/"), "the waiter key is gone when Lock returns")
+	// The handle works afterwards.
+	require.NoError(t, ha.Unlock(ctx))
+	hb, err := b.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, hb.Unlock(ctx))
+}
+
+// Goroutines sharing one handle take turns; the race detector checks that
+// the handle's hand-over orders their memory accesses.
+func TestHandleSharedByGoroutines(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	m := newMutex(t, cli, "shared-handle")
+	counter := 0 // deliberately unsynchronised but for the lock
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				h, err := m.Lock(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				counter++
+				if err := h.Unlock(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 40, counter)
+}
+
+// Two handles on one lease would share concurrency.Mutex's key; here the
+// second waits for the first instead of believing it holds.
+func TestHandlesSharingALease(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	defer l.Revoke(context.Background())
+	a := newMutex(t, cli, "one-lease", lock.WithLease(l))
+	b := newMutex(t, cli, "one-lease", lock.WithLease(l))
+	ha, err := a.Lock(ctx)
+	require.NoError(t, err)
+	select {
+	case <-l.Done():
+		t.Fatal("lease lost")
+	default:
+	}
+	_, err = b.TryLock(ctx)
+	require.ErrorIs(t, err, lock.ErrLocked)
+	ch := async(func() (*lock.Held, error) { return b.Lock(ctx) })
+	notYet(t, ch)
+	require.NoError(t, ha.Unlock(ctx))
+	r := await(t, ch)
+	require.NoError(t, r.err)
+	require.Equal(t, ha.Key(), r.h.Key())
+	require.Greater(t, r.h.Token(), ha.Token())
+	// Closing a handle on a shared lease leaves the lease alone.
+	require.NoError(t, a.Close(ctx))
+	require.NoError(t, l.Err())
+	require.NoError(t, r.h.Err())
+	require.NoError(t, r.h.Unlock(ctx))
+}
+
+func TestDo(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	var token int64
+	err := lock.Do(ctx, cli, "do", func(ctx context.Context, tok int64) error {
+		token = tok
+		keys := keysUnder(t, cli, "do/")
+		if len(keys) != 1 {
+			return fmt.Errorf("keys %v", keys)
+		}
+		return nil
+	}, lock.WithTTL(2*time.Second))
+	require.NoError(t, err)
+	require.Positive(t, token)
+	require.Empty(t, keysUnder(t, cli, "do/"), "unlocked after")
+
+	// fn's error comes back; the lock is released anyway.
+	boom := fmt.Errorf("boom")
+	err = lock.Do(ctx, cli, "do", func(context.Context, int64) error { return boom })
+	require.ErrorIs(t, err, boom)
+	require.Empty(t, keysUnder(t, cli, "do/"))
+
+	// A loss cancels fn's context and is reported.
+	err = lock.Do(ctx, cli, "do", func(fctx context.Context, tok int64) error {
+		keys := keysUnder(t, cli, "do/")
+		if _, err := cli.Delete(ctx, keys[0]); err != nil {
+			return err
+		}
+		select {
+		case <-fctx.Done():
+			return context.Cause(fctx)
+		case <-time.After(within):
+			return fmt.Errorf("fn's context not cancelled on loss")
+		}
+	})
+	require.ErrorIs(t, err, lock.ErrLost)
+	require.ErrorIs(t, err, lock.ErrKeyDeleted)
+}

@@ -1,0 +1,303 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/lease"
+)
+
+// A queue is the etcd side of every lock in this package, and the layout
+// of etcd's concurrency.Mutex: each acquisition puts a key under the lock's
+// prefix, attached to a lease; keys are ordered by create revision; a key
+// holds once the keys ahead of it that matter (all of them, for a mutex)
+// are gone. Waiting means watching for the deletion of the nearest such
+// key, never polling.
+type queue struct {
+	s *session
+
+	// key names the key for an acquisition on lease id. A fixed key (a
+	// Mutex's, as in etcd) can collide with one a handle sharing the lease
+	// made: then the acquisition waits for it to go. Other keys carry a
+	// random suffix and are simply redrawn.
+	key      func(id clientv3.LeaseID) string
+	fixedKey bool
+
+	// blockers reads the keys that matter ahead of a key created after
+	// maxRev. maxRev 0 means every key present: that read runs in the txn
+	// that creates the key, before the put.
+	blockers func(maxRev int64) clientv3.Op
+	// turn decides from the blockers read whether the key holds and, if
+	// not, which key (or prefix) to watch for a deletion.
+	turn func(*pb.RangeResponse) (bool, target)
+
+	// conds must hold when the key is created and at every check (a
+	// semaphore's limit). When they fail, condOps are read and rejected
+	// explains: a nil error means it repaired the cause; retry.
+	conds    []clientv3.Cmp
+	condOps  []clientv3.Op
+	rejected func(ctx context.Context, resps []*pb.ResponseOp) (failed bool, err error)
+}
+
+// target is what a waiter watches for a deletion.
+type target struct {
+	key    string
+	prefix bool
+}
+
+// acquire takes a place in the queue and, unless try, waits for its turn.
+func (q *queue) acquire(ctx context.Context, try bool) (*Held, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lock %q: %w", q.s.name, context.Cause(ctx))
+	}
+	l, err := q.s.lease(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.s.flush(ctx); err != nil {
+		return nil, err
+	}
+	for {
+		key := q.key(l.ID())
+		nonce := newNonce()
+		resp, err := q.create(ctx, l, key, nonce)
+		if err != nil {
+			return nil, err
+		}
+		if !resp.Succeeded {
+			if err := q.collided(ctx, l, key, resp, try); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		rev := resp.Header.Revision
+		held, next := q.turn(resp.Responses[0].GetResponseRange())
+		if !held {
+			if try {
+				q.abandon(ctx, l, fence{key: key, rev: rev})
+				return nil, fmt.Errorf("%w: lock %q", ErrLocked, q.s.name)
+			}
+			if err := q.wait(ctx, l, key, rev, next, rev); err != nil {
+				q.abandon(ctx, l, fence{key: key, rev: rev})
+				return nil, err
+			}
+		}
+		// Never report an acquisition the lease may not back any more.
+		if l.Err() != nil || !time.Now().Before(l.Deadline()) {
+			q.abandon(ctx, l, fence{key: key, rev: rev})
+			return nil, sessionExpired(q.s.name, l)
+		}
+		return newHeld(q.s, l, key, rev), nil
+	}
+}
+
+// create puts the acquisition's key unless it exists, reading what is ahead
+// of it in the same txn.
+func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (*clientv3.TxnResponse, error) {
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, q.conds...)
+	then := []clientv3.Op{q.blockers(0), clientv3.OpPut(key, nonce, clientv3.WithLease(l.ID()))}
+	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
+	resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
+	if err == nil {
+		return resp, nil
+	}
+	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		q.s.leaseGone(l)
+		return nil, sessionExpired(q.s.name, l)
+	}
+	// The key may have been created: owe its deletion, identified by the
+	// nonce, rather than retry a write whose outcome is unknown.
+	q.s.owe(fence{key: key, nonce: nonce})
+	return nil, fmt.Errorf("lock %q: enqueue %s: %w", q.s.name, key, err)
+}
+
+// collided handles a create that was refused: the conditions failed, or
+// the key exists.
+func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *clientv3.TxnResponse, try bool) error {
+	if q.rejected != nil {
+		if failed, err := q.rejected(ctx, resp.Responses[1:]); failed || err != nil {
+			return err
+		}
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 || !q.fixedKey {
+		return nil // gone meanwhile, or a random key to redraw
+	}
+	// Another handle sharing this lease holds or awaits the same lock.
+	if try {
+		return fmt.Errorf("%w: lock %q: another handle on lease %x holds or awaits it", ErrLocked, q.s.name, int64(l.ID()))
+	}
+	wctx, stop := q.leaseBound(ctx, l)
+	defer stop()
+	_, err := q.watchDelete(wctx, target{key: key}, resp.Header.Revision)
+	return q.waitErr(wctx, l, err)
+}
+
+// wait blocks until the key created at rev holds; next is the first thing
+// to watch, from revision from.
+func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64, next target, from int64) error {
+	wctx, stop := q.leaseBound(ctx, l)
+	defer stop()
+	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
+	for {
+		deleted, err := q.watchDelete(wctx, next, from)
+		if err != nil {
+			return q.waitErr(wctx, l, err)
+		}
+		if !deleted {
+			// The watch broke (lost leader, compaction): check again, but
+			// not in a tight loop.
+			if err := retry.Wait(wctx); err != nil {
+				return q.waitErr(wctx, l, err)
+			}
+		} else {
+			retry.Reset()
+		}
+		held, t, hdr, err := q.check(wctx, l, key, rev)
+		if err != nil {
+			return q.waitErr(wctx, l, err)
+		}
+		if held {
+			return nil
+		}
+		next, from = t, hdr
+	}
+}
+
+// check asks whether the key created at rev holds yet, retrying reads that
+// fail for transient reasons.
+func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64) (bool, target, int64, error) {
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", rev)}, q.conds...)
+	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
+	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
+	for {
+		resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(q.blockers(rev - 1)).Else(els...).Commit()
+		if err != nil {
+			if !transient(err) || ctx.Err() != nil {
+				return false, target{}, 0, err
+			}
+			if werr := retry.Wait(ctx); werr != nil {
+				return false, target{}, 0, werr
+			}
+			continue
+		}
+		if resp.Succeeded {
+			held, t := q.turn(resp.Responses[0].GetResponseRange())
+			return held, t, resp.Header.Revision, nil
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].CreateRevision != rev {
+			return false, target{}, 0, fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
+				ErrSessionExpired, q.s.name, key, int64(l.ID()))
+		}
+		if q.rejected != nil {
+			if _, err := q.rejected(ctx, resp.Responses[1:]); err != nil {
+				return false, target{}, 0, err
+			}
+		}
+	}
+}
+
+// watchDelete waits for a deletion of t after revision from. It reports
+// false, without error, if the watch broke first.
+func (q *queue) watchDelete(ctx context.Context, t target, from int64) (bool, error) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	opts := []clientv3.OpOption{clientv3.WithRev(from + 1), clientv3.WithFilterPut()}
+	if t.prefix {
+		opts = append(opts, clientv3.WithPrefix())
+	}
+	for resp := range q.s.cli.Watch(wctx, t.key, opts...) {
+		if resp.Err() != nil || resp.Canceled {
+			break
+		}
+		if len(resp.Events) > 0 {
+			return true, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	return false, nil
+}
+
+// leaseBound derives a context that also ends, with the session-expired
+// error as cause, when l is lost: a waiter stops as soon as its lease dies,
+// not when its predecessors leave.
+func (q *queue) leaseBound(ctx context.Context, l *lease.Lease) (context.Context, func()) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-l.Done():
+			cancel(sessionExpired(q.s.name, l))
+		case <-wctx.Done():
+		}
+	}()
+	return wctx, func() { cancel(nil) }
+}
+
+// waitErr says why waiting under wctx failed: the lease ended, the
+// caller's context ended, or err.
+func (q *queue) waitErr(wctx context.Context, l *lease.Lease, err error) error {
+	if wctx.Err() != nil {
+		cause := context.Cause(wctx)
+		if errors.Is(cause, ErrSessionExpired) {
+			return cause
+		}
+		return fmt.Errorf("lock %q: waiting: %w", q.s.name, cause)
+	}
+	if errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrLimitMismatch) {
+		return err
+	}
+	if l.Err() != nil {
+		return sessionExpired(q.s.name, l)
+	}
+	return fmt.Errorf("lock %q: waiting: %w", q.s.name, err)
+}
+
+// abandon removes a key this acquisition will not use. When the lease is
+// gone the key goes with it and no request is made: a lost lease usually
+// means etcd is unreachable, and the caller should hear of it at once.
+func (q *queue) abandon(ctx context.Context, l *lease.Lease, f fence) {
+	if l.Err() != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = q.s.remove(cctx, f) // on failure it is owed and logged
+}
+
+// transient reports whether a failed read is worth retrying.
+func transient(err error) bool {
+	code := status.Code(err)
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		code = ee.Code()
+	}
+	switch code {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// newNonce is the value an acquisition writes into its key, so that a
+// create whose outcome is unknown can still be cleaned up by value.
+func newNonce() string {
+	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+}
+
+// randomKey is a key under pfx for lease id that no other acquisition
+// uses, for locks that allow several keys per lease.
+func randomKey(pfx string, id clientv3.LeaseID) string {
+	return fmt.Sprintf("%s%x-%016x", pfx, int64(id), rand.Uint64())
+}

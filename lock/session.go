@@ -1,0 +1,161 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/lease"
+)
+
+// cleanupTimeout bounds a deletion made on the caller's behalf after its
+// context ended (a cancelled Lock removing its waiter key).
+const cleanupTimeout = 5 * time.Second
+
+// session is what every lock handle has: the lease its keys are attached
+// to, and the deletions that failed and are still owed.
+type session struct {
+	cli  *clientv3.Client
+	name string
+	o    *options
+
+	mu      sync.Mutex
+	own     *lease.Lease // granted by this handle; nil before the first acquisition
+	closed  bool
+	pending map[fence]struct{}
+}
+
+// A fence names one incarnation of a key: the one created at rev, or, when
+// the creating request's outcome is unknown, the one holding nonce.
+type fence struct {
+	key   string
+	rev   int64
+	nonce string
+}
+
+func (f fence) cmp() clientv3.Cmp {
+	if f.rev != 0 {
+		return clientv3.Compare(clientv3.CreateRevision(f.key), "=", f.rev)
+	}
+	return clientv3.Compare(clientv3.Value(f.key), "=", f.nonce)
+}
+
+func newSession(cli *clientv3.Client, name string, o *options) *session {
+	return &session{cli: cli, name: name, o: o, pending: map[fence]struct{}{}}
+}
+
+// lease returns a live lease for a new acquisition: the shared one, or the
+// handle's own, granted now if there is none or the last one was lost.
+func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+	}
+	if s.o.shared {
+		l := s.o.lease
+		if err := l.Err(); err != nil {
+			return nil, fmt.Errorf("%w: lock %q: the shared lease %x is gone (%w); grant a new lease and make a new handle", ErrSessionExpired, s.name, int64(l.ID()), err)
+		}
+		l.KeepAlive(context.Background()) // a no-op if already running
+		return l, nil
+	}
+	if s.own != nil && s.own.Err() == nil {
+		return s.own, nil
+	}
+	l, err := lease.Grant(ctx, s.cli, s.o.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: %w", s.name, err)
+	}
+	l.KeepAlive(context.Background())
+	s.own = l
+	return l, nil
+}
+
+// leaseGone is told that etcd no longer has l, so the next acquisition
+// grants a fresh lease rather than waiting for the keep-alive to notice.
+func (s *session) leaseGone(l *lease.Lease) {
+	if !s.o.shared {
+		l.Close()
+	}
+}
+
+// remove deletes the key incarnation f names, if it still exists. If the
+// outcome is unknown, the deletion is owed: the next acquisition or Close
+// retries it.
+func (s *session) remove(ctx context.Context, f fence) error {
+	_, err := s.cli.Txn(ctx).If(f.cmp()).Then(clientv3.OpDelete(f.key)).Commit()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.pending[f] = struct{}{}
+		s.o.log.Warn("lock: could not delete key; will retry at the next acquisition or Close",
+			"lock", s.name, "key", f.key, "error", err)
+		return err
+	}
+	delete(s.pending, f)
+	return nil
+}
+
+// owe records a key that may exist and must be deleted.
+func (s *session) owe(f fence) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending[f] = struct{}{}
+}
+
+// flush retries the owed deletions.
+func (s *session) flush(ctx context.Context) error {
+	s.mu.Lock()
+	owed := make([]fence, 0, len(s.pending))
+	for f := range s.pending {
+		owed = append(owed, f)
+	}
+	s.mu.Unlock()
+	for _, f := range owed {
+		if err := s.remove(ctx, f); err != nil {
+			return fmt.Errorf("lock %q: deleting %s, left behind by an earlier failed Unlock or Lock: %w", s.name, f.key, err)
+		}
+	}
+	return nil
+}
+
+// close revokes the handle's own lease (deleting every key on it) or, with
+// a shared lease, retries owed deletions. Later acquisitions fail with
+// ErrClosed.
+func (s *session) close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	own := s.own
+	s.mu.Unlock()
+	if s.o.shared {
+		return s.flush(ctx)
+	}
+	if own == nil {
+		return nil
+	}
+	if err := own.Revoke(ctx); err != nil {
+		return fmt.Errorf("lock %q: close: %w (its keep-alive has stopped; etcd expires it within %v)", s.name, err, own.TTL())
+	}
+	s.mu.Lock()
+	clear(s.pending) // every owed key was on a lease now gone
+	s.mu.Unlock()
+	return nil
+}
+
+// sessionExpired explains why an acquisition failed when l ended.
+func sessionExpired(name string, l *lease.Lease) error {
+	cause := l.Err()
+	if cause == nil {
+		cause = errors.New("lease deadline passed")
+	}
+	return fmt.Errorf("%w: lock %q: lease %x: %w", ErrSessionExpired, name, int64(l.ID()), cause)
+}
