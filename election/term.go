@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -30,11 +31,30 @@ type Term struct {
 	value    string
 }
 
+// termKey marks a Term's Context, and every context derived from it.
+type termKey struct{}
+
 func newTerm(e *Election, l *lease.Lease, key string, rev int64, value string, guard context.Context, stopGuard context.CancelFunc) *Term {
-	ctx, end := context.WithCancelCause(guard)
-	t := &Term{e: e, l: l, key: key, rev: rev, ctx: ctx, end: end, freed: make(chan struct{}), value: value}
+	t := &Term{e: e, l: l, key: key, rev: rev, freed: make(chan struct{}), value: value}
+	t.ctx, t.end = context.WithCancelCause(context.WithValue(guard, termKey{}, t))
 	go t.release(stopGuard)
 	return t
+}
+
+// resignContext returns the context for Resign's requests. Resigning under
+// the term's own Context (or one derived from it), as a leader naturally
+// does, would cancel the requests before they are sent; such a context is
+// replaced by one that keeps its values and deadline but not its
+// cancellation, bounded by releaseTimeout.
+func (t *Term) resignContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Value(termKey{}) != t {
+		return ctx, func() {}
+	}
+	deadline := time.Now().Add(releaseTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 }
 
 // release waits for the term to end, stops the guard and, when the term
@@ -137,7 +157,8 @@ func (t *Term) Proclaim(ctx context.Context, value string) error {
 // given with WithLease is left alone).
 //
 // Resign is idempotent, and also the way to release a lost term's
-// resources. If it fails (for example ctx ends while etcd is unreachable)
+// resources. It may be called with the term's own Context: cancelling that
+// does not cancel Resign, which then takes at most a couple of seconds. If it fails (for example ctx ends while etcd is unreachable)
 // the term keeps its state and Resign can be called again; meanwhile the
 // key expires with its lease (a granted lease is no longer kept alive).
 func (t *Term) Resign(ctx context.Context) error {
@@ -146,6 +167,8 @@ func (t *Term) Resign(ctx context.Context) error {
 	if t.resigned {
 		return nil
 	}
+	ctx, cancel := t.resignContext(ctx)
+	defer cancel()
 	t.end(ErrResigned) // no-op if already lost: Err keeps the loss
 	select {
 	case <-t.freed:

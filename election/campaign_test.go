@@ -1,0 +1,118 @@
+package election_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/lease"
+)
+
+// A candidate whose lease is revoked while it waits gets an error, never a
+// Term, even when the leader resigns right after.
+func TestCampaignLeaseRevokedWhileWaiting(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	e := newElection(t, cli, "e", election.WithTTL(30*time.Second))
+	a := campaign(t, e, "a")
+	bc := campaignAsync(t, ctx, e, "b")
+	keys := waitCandidates(t, cli, "e", 2)
+
+	_, err := n.NewClient(t).Revoke(ctx, leaseOf(t, keys[1]))
+	require.NoError(t, err)
+	require.NoError(t, a.Resign(ctx))
+
+	r := recv(t, bc)
+	require.ErrorIs(t, r.err, election.ErrCandidacyLost)
+	require.Nil(t, r.term)
+	_, err = e.Leader(ctx)
+	require.ErrorIs(t, err, election.ErrNoLeader)
+}
+
+// A candidate whose key is deleted while it waits (its lease still alive)
+// gets an error and gives its lease back.
+func TestCampaignKeyDeletedWhileWaiting(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	e := newElection(t, cli, "e")
+	a := campaign(t, e, "a")
+	bc := campaignAsync(t, ctx, e, "b")
+	keys := waitCandidates(t, cli, "e", 2)
+	_, err := cli.Delete(ctx, keys[1])
+	require.NoError(t, err)
+
+	r := recv(t, bc)
+	require.ErrorIs(t, r.err, election.ErrCandidacyLost)
+	require.Nil(t, r.term)
+	_, err = lease.TimeToLive(ctx, cli, leaseOf(t, keys[1]), false)
+	require.ErrorIs(t, err, lease.ErrExpired, "the withdrawn campaign revoked its lease")
+	require.NoError(t, a.Err())
+}
+
+// A cancelled Campaign withdraws: its key and lease are gone, and later
+// candidates are not stuck behind it.
+func TestCampaignCancelWithdraws(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	e := newElection(t, cli, "e")
+	a := campaign(t, e, "a")
+	cctx, cancel := context.WithCancel(ctx)
+	bc := campaignAsync(t, cctx, e, "b")
+	keys := waitCandidates(t, cli, "e", 2)
+	cancel()
+	r := recv(t, bc)
+	require.ErrorIs(t, r.err, context.Canceled)
+	require.Equal(t, keys[:1], candidates(t, cli, "e"))
+
+	cc := campaignAsync(t, ctx, e, "c")
+	waitCandidates(t, cli, "e", 2)
+	require.NoError(t, a.Resign(ctx))
+	c := recv(t, cc)
+	require.NoError(t, c.err)
+	require.Equal(t, "c", c.term.Value())
+}
+
+// With WithLease, campaigns share the caller's lease and never end it; a
+// lease carries one candidate per election; losing the lease ends the term.
+func TestSharedLease(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	e := newElection(t, cli, "e", election.WithLease(l))
+	other := newElection(t, cli, "other", election.WithLease(l))
+
+	a := campaign(t, e, "a")
+	require.Equal(t, l.ID(), a.Lease())
+	o := campaign(t, other, "o") // one lease, two elections
+	_, err = e.Campaign(ctx, "dup")
+	require.ErrorIs(t, err, election.ErrDuplicateCandidate)
+	require.NoError(t, a.Err(), "a refused duplicate does not disturb the term")
+
+	require.NoError(t, a.Resign(ctx))
+	require.NoError(t, l.Err(), "Resign leaves a shared lease alive")
+	require.NoError(t, o.Err())
+	info, err := l.TimeToLive(ctx, true)
+	require.NoError(t, err)
+	require.Equal(t, []string{o.Key()}, info.Keys)
+
+	a = campaign(t, e, "a again")
+	require.NoError(t, l.Revoke(ctx))
+	for _, term := range []*election.Term{a, o} {
+		recv(t, term.Done())
+		require.ErrorIs(t, term.Err(), election.ErrLeadershipLost)
+	}
+	_, err = e.Campaign(ctx, "after")
+	require.ErrorIs(t, err, election.ErrCandidacyLost)
+	require.ErrorIs(t, err, lease.ErrRevoked)
+}

@@ -1,0 +1,129 @@
+package election_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/lease"
+)
+
+func TestTermLostWhenKeyDeleted(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	e := newElection(t, cli, "e")
+	a := campaign(t, e, "a")
+	_, err := cli.Delete(ctx, a.Key())
+	require.NoError(t, err)
+	recv(t, a.Done())
+	require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+	require.ErrorIs(t, a.Context().Err(), context.Canceled)
+	err = a.Proclaim(ctx, "x")
+	require.ErrorIs(t, err, election.ErrNotLeader)
+	require.ErrorIs(t, err, election.ErrLeadershipLost)
+	require.NoError(t, a.Resign(ctx), "Resign after a loss just releases")
+	require.Empty(t, candidates(t, cli, "e"), "Proclaim did not recreate the key")
+}
+
+func TestTermLostWhenLeaseRevoked(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	e := newElection(t, cli, "e")
+	a := campaign(t, e, "a")
+	_, err := n.NewClient(t).Revoke(ctx, a.Lease())
+	require.NoError(t, err)
+	recv(t, a.Done())
+	err = a.Err()
+	require.ErrorIs(t, err, election.ErrLeadershipLost)
+	// Whichever the guard saw first: the lease's loss or the key's deletion.
+	if !errors.Is(err, lease.ErrExpired) && !errors.Is(err, keyguard.ErrKeyGone) {
+		t.Fatalf("unexpected cause %v", err)
+	}
+	require.NoError(t, a.Resign(ctx))
+}
+
+// A leader that can no longer renew its lease learns it has lost
+// leadership by the lease's deadline, before etcd expires the lease, so
+// that the next leader never overlaps with it.
+func TestTermLostWhenLeaseCannotBeRenewed(t *testing.T) {
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	e := newElection(t, link.Client(), "e", election.WithTTL(time.Second))
+	a := campaign(t, e, "a")
+	observer := newElection(t, n.Client(), "e")
+	events := observer.Observe(t.Context())
+	require.Equal(t, a.Key(), recv(t, events).Leader.Key)
+
+	link.Blackhole()
+	defer link.Unblackhole()
+	recv(t, a.Done())
+	require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+	require.ErrorIs(t, a.Err(), lease.ErrDeadlinePassed)
+	require.True(t, recv(t, events).Vacant, "the key expires with the lease")
+}
+
+// A Resign that fails keeps the term's state: leadership is given up at
+// once, and a later Resign deletes the key.
+func TestResignRetriesAfterError(t *testing.T) {
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := context.Background()
+	e := newElection(t, link.Client(), "e", election.WithTTL(30*time.Second))
+	a := campaign(t, e, "a")
+
+	link.Blackhole()
+	rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err := a.Resign(rctx)
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, a.Err(), election.ErrResigned, "leadership is given up before the key is deleted")
+	ld, err := newElection(t, n.Client(), "e").Leader(ctx)
+	require.NoError(t, err)
+	require.Equal(t, a.Key(), ld.Key, "the key is still there")
+
+	link.Unblackhole()
+	// The blackhole may have broken the connection: retry until it is back.
+	require.Eventually(t, func() bool {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return a.Resign(rctx) == nil
+	}, wait, 10*time.Millisecond)
+	_, err = e.Leader(ctx)
+	require.ErrorIs(t, err, election.ErrNoLeader)
+	require.NoError(t, a.Resign(ctx))
+}
+
+// Resign is fenced on the term's revision: it never deletes a later
+// term's key, even one under the same lease.
+func TestResignIsFenced(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, cli, 10*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	e := newElection(t, cli, "e", election.WithLease(l))
+	a := campaign(t, e, "a")
+	// Someone deletes the key; a new term is elected under the same lease
+	// before the old one's Resign.
+	_, err = cli.Delete(ctx, a.Key())
+	require.NoError(t, err)
+	recv(t, a.Done())
+	b := campaign(t, e, "b")
+	require.Equal(t, a.Key(), b.Key())
+	require.Greater(t, b.Rev(), a.Rev())
+	require.NoError(t, a.Resign(ctx))
+	require.NoError(t, b.Err())
+	ld, err := e.Leader(ctx)
+	require.NoError(t, err)
+	require.Equal(t, b.Rev(), ld.Rev)
+}
