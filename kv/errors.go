@@ -1,0 +1,125 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// Errors returned by the package. They are wrapped with the operation and the
+// etcd key involved; test for them with errors.Is. Errors that come from etcd
+// also wrap etcd's own error (rpctypes), so errors.Is works for those too.
+var (
+	// ErrNotFound: Get found no value under the key.
+	ErrNotFound = errors.New("kv: key not found")
+	// ErrExists: Create found the key already there.
+	ErrExists = errors.New("kv: key already exists")
+	// ErrConflict: the key's mod revision was not the expected one
+	// (CompareAndSwap, CompareAndDelete); nothing was written.
+	ErrConflict = errors.New("kv: key changed since it was read (mod revision mismatch)")
+	// ErrTooManyConflicts: Update lost the race on every attempt it was
+	// allowed; nothing was written.
+	ErrTooManyConflicts = errors.New("kv: update gave up after too many conflicting writes")
+	// ErrInvalidKey: the key is empty; every key needs a name under the
+	// store's prefix.
+	ErrInvalidKey = errors.New("kv: invalid key")
+	// ErrInvalidArgument: an option or argument is out of range (a negative
+	// revision, a nil client, a codec of the wrong type...).
+	ErrInvalidArgument = errors.New("kv: invalid argument")
+	// ErrTooLarge: the key, value or batch exceeds the request size limit
+	// (MaxRequestBytes unless changed with WithMaxRequestBytes). Found before
+	// sending, or reported by etcd; either way nothing was written.
+	ErrTooLarge = errors.New("kv: request too large")
+	// ErrCodec: the codec could not encode or decode a value; the message
+	// names the key.
+	ErrCodec = errors.New("kv: codec failed")
+	// ErrCompacted: a read or watch asked for a revision etcd has compacted
+	// away.
+	ErrCompacted = errors.New("kv: revision compacted")
+	// ErrFutureRevision: a read asked for a revision etcd has not reached.
+	ErrFutureRevision = errors.New("kv: revision in the future")
+	// ErrLeaseNotFound: the write named a lease etcd does not have (expired
+	// or revoked); nothing was written.
+	ErrLeaseNotFound = errors.New("kv: lease not found (expired or revoked)")
+	// ErrRejected: etcd refused the write before applying it (no leader,
+	// quota exceeded, permission denied...): nothing was written, so it is
+	// safe to retry once the cause is gone.
+	ErrRejected = errors.New("kv: write rejected, not applied")
+	// ErrUnknownOutcome: the write was sent but no answer came back (timeout,
+	// lost connection, leader change): it may or may not have been applied.
+	// kv never re-sends such a write; read the key to find out.
+	ErrUnknownOutcome = errors.New("kv: write outcome unknown, it may have been applied")
+	// ErrClosed: the Batcher was closed.
+	ErrClosed = errors.New("kv: batcher closed")
+)
+
+// The etcd errors that prove a write was not applied: etcd checks them before
+// proposing the request, or when applying it deterministically on every member
+// with the whole request failing.
+var (
+	// causedByOp are caused by one operation of a txn; a Batcher isolates the
+	// culprit by splitting the batch.
+	causedByOp = []error{
+		rpctypes.ErrLeaseNotFound, rpctypes.ErrRequestTooLarge, rpctypes.ErrTooManyOps,
+		rpctypes.ErrDuplicateKey, rpctypes.ErrKeyNotFound, rpctypes.ErrEmptyKey,
+		rpctypes.ErrValueProvided, rpctypes.ErrLeaseProvided, rpctypes.ErrPermissionDenied,
+	}
+	// causedByCluster hit every request alike.
+	causedByCluster = []error{
+		rpctypes.ErrNoLeader, rpctypes.ErrTooManyRequests, rpctypes.ErrNoSpace,
+		rpctypes.ErrNotCapable, rpctypes.ErrAuthFailed, rpctypes.ErrInvalidAuthToken,
+		rpctypes.ErrAuthOldRevision, rpctypes.ErrUserEmpty,
+		rpctypes.ErrCorrupt,
+	}
+)
+
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// definite reports whether err proves that a write was not applied.
+func definite(err error) bool {
+	return isAny(err, causedByOp) || isAny(err, causedByCluster)
+}
+
+// writeErr wraps the error of a write request that was sent. Only errors
+// known to mean "not applied" are reported as such; everything else
+// (timeouts, lost connections, leader changes, cancelled contexts) may have
+// been applied and wraps ErrUnknownOutcome.
+func writeErr(op, key string, err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrLeaseNotFound):
+		return fmt.Errorf("kv: %s %q: %w: %w; grant a new lease (or keep the lease alive) and write again", op, key, ErrLeaseNotFound, err)
+	case errors.Is(err, rpctypes.ErrRequestTooLarge):
+		return fmt.Errorf("kv: %s %q: %w: %w; the server's --max-request-bytes is lower than this client assumed, lower WithMaxRequestBytes to match", op, key, ErrTooLarge, err)
+	case definite(err):
+		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, err)
+	default:
+		return fmt.Errorf("kv: %s %q: %w: %w; read the key to learn whether it was applied before writing again", op, key, ErrUnknownOutcome, err)
+	}
+}
+
+// readErr wraps the error of a read.
+func readErr(op, key string, rev int64, err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return fmt.Errorf("kv: %s %q at revision %d: %w: %w; read at a later revision (or the current one)", op, key, rev, ErrCompacted, err)
+	case errors.Is(err, rpctypes.ErrFutureRev):
+		return fmt.Errorf("kv: %s %q at revision %d: %w: %w", op, key, rev, ErrFutureRevision, err)
+	default:
+		return fmt.Errorf("kv: %s %q: %w", op, key, err)
+	}
+}
+
+// notSent is the error for a write whose context ended before it was sent:
+// definitely not applied.
+func notSent(op, key string, ctx context.Context) error {
+	return fmt.Errorf("kv: %s %q: not sent: %w", op, key, context.Cause(ctx))
+}

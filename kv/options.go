@@ -1,0 +1,178 @@
+package kv
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/watchresume"
+)
+
+// Option configures a Store (see New).
+type Option func(*options)
+
+type options struct {
+	codec           any // a Codec[T], checked by New
+	maxRequestBytes int
+	pageSize        int64
+	updateAttempts  int
+	updateBackoff   backoff.Policy
+	logger          *slog.Logger
+	err             error
+}
+
+func defaultOptions() options {
+	return options{
+		maxRequestBytes: MaxRequestBytes,
+		pageSize:        watchresume.DefaultPageSize,
+		updateAttempts:  DefaultUpdateAttempts,
+		updateBackoff:   backoff.Policy{Initial: time.Millisecond, Max: 200 * time.Millisecond},
+	}
+}
+
+func (o *options) fail(format string, args ...any) {
+	if o.err == nil {
+		o.err = fmt.Errorf("kv: "+format+": %w", append(args, ErrInvalidArgument)...)
+	}
+}
+
+// WithCodec sets how values are stored; JSONCodec is the default. The codec's
+// type must be the Store's: New fails with ErrInvalidArgument otherwise.
+//
+//	names, err := kv.New[string](cli, "names", kv.WithCodec(kv.StringCodec))
+func WithCodec[T any](c Codec[T]) Option {
+	return func(o *options) {
+		if c == nil {
+			o.fail("WithCodec(nil)")
+			return
+		}
+		o.codec = c
+	}
+}
+
+// WithMaxRequestBytes sets the request size limit keys and values are checked
+// against before sending: set it to the server's --max-request-bytes when that
+// is not the default MaxRequestBytes.
+func WithMaxRequestBytes(n int) Option {
+	return func(o *options) {
+		if n < 4*requestOverhead {
+			o.fail("WithMaxRequestBytes(%d): want at least %d bytes", n, 4*requestOverhead)
+			return
+		}
+		o.maxRequestBytes = n
+	}
+}
+
+// WithPageSize sets how many keys List (and a Watch resync) reads per
+// request; default 1000. Lower it when values are large, so that a page stays
+// well within gRPC message limits.
+func WithPageSize(n int) Option {
+	return func(o *options) {
+		if n < 1 {
+			o.fail("WithPageSize(%d): want at least 1", n)
+			return
+		}
+		o.pageSize = int64(n)
+	}
+}
+
+// DefaultUpdateAttempts is how many times Update tries before giving up with
+// ErrTooManyConflicts.
+const DefaultUpdateAttempts = 32
+
+// WithUpdateRetry sets how many attempts Update makes (at least 1) and the
+// jittered backoff between them (from initial, doubling up to max; defaults
+// 1 ms and 200 ms).
+func WithUpdateRetry(attempts int, initial, max time.Duration) Option {
+	return func(o *options) {
+		if attempts < 1 || initial <= 0 || max < initial {
+			o.fail("WithUpdateRetry(%d, %v, %v): want attempts ≥ 1 and 0 < initial ≤ max", attempts, initial, max)
+			return
+		}
+		o.updateAttempts = attempts
+		o.updateBackoff = backoff.Policy{Initial: initial, Max: max}
+	}
+}
+
+// WithLogger sets where a Store's watches log their retries (debug) and
+// resyncs (info). By default nothing is logged: watches report everything
+// that matters to the caller through events and errors.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
+}
+
+// ReadOption adjusts Get and List.
+type ReadOption func(*readOptions)
+
+type readOptions struct {
+	rev          int64
+	serializable bool
+	err          error
+}
+
+// Serializable reads from the member the client is connected to without a
+// round of consensus: faster, available without a leader, possibly stale
+// (like etcdctl get --consistency=s).
+func Serializable() ReadOption {
+	return func(o *readOptions) { o.serializable = true }
+}
+
+// AtRevision reads the state as it was at revision rev (like etcdctl get
+// --rev). A revision etcd has compacted away gives ErrCompacted.
+func AtRevision(rev int64) ReadOption {
+	return func(o *readOptions) {
+		if rev <= 0 {
+			o.err = fmt.Errorf("kv: AtRevision(%d): %w: revisions start at 1", rev, ErrInvalidArgument)
+			return
+		}
+		o.rev = rev
+	}
+}
+
+func readOpts(opts []ReadOption) (readOptions, error) {
+	var o readOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o, o.err
+}
+
+// PutOption adjusts a write (Put, Swap, Create, CompareAndSwap, Update and
+// the Batcher's Put).
+type PutOption func(*putOptions)
+
+type putOptions struct {
+	lease clientv3.LeaseID
+	err   error
+}
+
+// WithLease attaches the key to a lease (like etcdctl put --lease): the key
+// is deleted when the lease expires or is revoked. A lease etcd does not have
+// fails the write with ErrLeaseNotFound.
+func WithLease(id clientv3.LeaseID) PutOption {
+	return func(o *putOptions) {
+		if id <= 0 {
+			o.err = fmt.Errorf("kv: WithLease(%d): %w: lease IDs are positive", id, ErrInvalidArgument)
+			return
+		}
+		o.lease = id
+	}
+}
+
+func putOpts(opts []PutOption) (putOptions, error) {
+	var o putOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o, o.err
+}
+
+func (o putOptions) clientOpts() []clientv3.OpOption {
+	if o.lease == 0 {
+		return nil
+	}
+	return []clientv3.OpOption{clientv3.WithLease(o.lease)}
+}

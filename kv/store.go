@@ -1,0 +1,280 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/watchresume"
+)
+
+// Store is a typed view of one key prefix in etcd. It holds no goroutines or
+// connections of its own and is safe for concurrent use.
+type Store[T any] struct {
+	cli    *clientv3.Client
+	prefix string
+	codec  Codec[T]
+	o      options
+	rng    watchresume.Range
+}
+
+// New returns a Store of the keys under prefix, values encoded with the
+// codec (JSON unless WithCodec says otherwise).
+//
+// The prefix is normalised to end in "/": New(cli, "svc") stores key "a" as
+// "svc/a" and never sees "svc2/a". The empty prefix is the whole keyspace.
+// New sends nothing; it fails with ErrInvalidArgument for a nil client or a
+// bad option, and ErrTooLarge for a prefix that leaves no room for keys.
+func New[T any](cli *clientv3.Client, prefix string, opts ...Option) (*Store[T], error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	if cli == nil {
+		return nil, fmt.Errorf("kv: New: nil *clientv3.Client: %w", ErrInvalidArgument)
+	}
+	codec := JSONCodec[T]()
+	if o.codec != nil {
+		c, ok := o.codec.(Codec[T])
+		if !ok {
+			var zero T
+			return nil, fmt.Errorf("kv: New: %w: codec %T does not encode %T values; give WithCodec a Codec[%T]",
+				ErrInvalidArgument, o.codec, zero, zero)
+		}
+		codec = c
+	}
+	p, err := normalizePrefix(prefix, o.maxRequestBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &Store[T]{cli: cli, prefix: p, codec: codec, o: o, rng: watchresume.Prefix(p)}, nil
+}
+
+// Prefix is the normalised prefix every key of the store lives under.
+func (s *Store[T]) Prefix() string { return s.prefix }
+
+// Client is the etcd client the store uses.
+func (s *Store[T]) Client() *clientv3.Client { return s.cli }
+
+// prepare validates a write of v under key and encodes it. nKeys is how often
+// the key appears in the request.
+func (s *Store[T]) prepare(op, key string, v T, nKeys int, opts []PutOption) (string, []byte, putOptions, error) {
+	po, err := putOpts(opts)
+	if err != nil {
+		return "", nil, po, err
+	}
+	if err := s.o.checkKey(op, s.prefix, key); err != nil {
+		return "", nil, po, err
+	}
+	full := s.prefix + key
+	data, err := encode(s.codec, full, v)
+	if err != nil {
+		return "", nil, po, err
+	}
+	if err := s.o.checkSize(op, full, nKeys, len(data)); err != nil {
+		return "", nil, po, err
+	}
+	return full, data, po, nil
+}
+
+// Put stores v under key and returns the revision of the write (like
+// etcdctl put; WithLease like --lease).
+//
+// Errors: ErrInvalidKey, ErrTooLarge, ErrCodec before sending; then
+// ErrLeaseNotFound or ErrRejected (not applied) or ErrUnknownOutcome (may
+// have been applied; Put is never re-sent).
+func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) (int64, error) {
+	full, data, po, err := s.prepare("put", key, v, 1, opts)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.Err() != nil {
+		return 0, notSent("put", full, ctx)
+	}
+	resp, err := s.cli.Put(clientv3.WithRequireLeader(ctx), full, string(data), po.clientOpts()...)
+	if err != nil {
+		return 0, writeErr("put", full, err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// Swap stores v under key like Put and returns the entry it replaced, nil if
+// the key was absent (like etcdctl put --prev-kv). If the previous value
+// cannot be decoded, the write still happened: rev is set and the error wraps
+// ErrCodec.
+func (s *Store[T]) Swap(ctx context.Context, key string, v T, opts ...PutOption) (prev *Entry[T], rev int64, err error) {
+	full, data, po, err := s.prepare("swap", key, v, 1, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ctx.Err() != nil {
+		return nil, 0, notSent("swap", full, ctx)
+	}
+	resp, err := s.cli.Put(clientv3.WithRequireLeader(ctx), full, string(data), append(po.clientOpts(), clientv3.WithPrevKV())...)
+	if err != nil {
+		return nil, 0, writeErr("swap", full, err)
+	}
+	rev = resp.Header.Revision
+	if resp.PrevKv == nil {
+		return nil, rev, nil
+	}
+	e, err := s.entry(resp.PrevKv)
+	if err != nil {
+		return nil, rev, fmt.Errorf("kv: swap %q: written at revision %d, but the previous value is unreadable: %w", full, rev, err)
+	}
+	return &e, rev, nil
+}
+
+// Get returns the entry under key, or an error wrapping ErrNotFound. With
+// AtRevision it reads the past (ErrCompacted if etcd no longer has it); with
+// Serializable it reads the connected member's copy without consensus.
+func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (Entry[T], error) {
+	ro, err := readOpts(opts)
+	if err != nil {
+		return Entry[T]{}, err
+	}
+	if err := s.o.checkKey("get", s.prefix, key); err != nil {
+		return Entry[T]{}, err
+	}
+	full := s.prefix + key
+	var ops []clientv3.OpOption
+	if ro.rev != 0 {
+		ops = append(ops, clientv3.WithRev(ro.rev))
+	}
+	if ro.serializable {
+		ops = append(ops, clientv3.WithSerializable())
+	} else {
+		ctx = clientv3.WithRequireLeader(ctx)
+	}
+	resp, err := s.cli.Get(ctx, full, ops...)
+	if err != nil {
+		return Entry[T]{}, readErr("get", full, ro.rev, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return Entry[T]{}, fmt.Errorf("kv: get %q: %w", full, ErrNotFound)
+	}
+	return s.entry(resp.Kvs[0])
+}
+
+// Create stores v under key only if the key is absent, and returns the
+// revision of the write; a present key gives ErrExists and writes nothing.
+func (s *Store[T]) Create(ctx context.Context, key string, v T, opts ...PutOption) (int64, error) {
+	full, data, po, err := s.prepare("create", key, v, 3, opts)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.Err() != nil {
+		return 0, notSent("create", full, ctx)
+	}
+	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+		If(clientv3.Compare(clientv3.CreateRevision(full), "=", 0)).
+		Then(clientv3.OpPut(full, string(data), po.clientOpts()...)).
+		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return 0, writeErr("create", full, err)
+	}
+	if !resp.Succeeded {
+		return 0, fmt.Errorf("kv: create %q: %w (mod revision %d); use Put to overwrite or CompareAndSwap to replace it",
+			full, ErrExists, currentModRev(resp))
+	}
+	return resp.Header.Revision, nil
+}
+
+// Delete removes key, reporting whether it existed and the revision of the
+// deletion (the store's current revision when nothing was deleted).
+func (s *Store[T]) Delete(ctx context.Context, key string) (existed bool, rev int64, err error) {
+	if err := s.o.checkKey("delete", s.prefix, key); err != nil {
+		return false, 0, err
+	}
+	full := s.prefix + key
+	if ctx.Err() != nil {
+		return false, 0, notSent("delete", full, ctx)
+	}
+	resp, err := s.cli.Delete(clientv3.WithRequireLeader(ctx), full)
+	if err != nil {
+		return false, 0, writeErr("delete", full, err)
+	}
+	return resp.Deleted > 0, resp.Header.Revision, nil
+}
+
+// CompareAndSwap stores v under key only if the key's mod revision is still
+// modRev (0: only if absent), and returns the revision of the write. Another
+// mod revision gives ErrConflict (also ErrNotFound if the key is gone) and
+// writes nothing.
+func (s *Store[T]) CompareAndSwap(ctx context.Context, key string, modRev int64, v T, opts ...PutOption) (int64, error) {
+	if modRev < 0 {
+		return 0, fmt.Errorf("kv: compare-and-swap %q: %w: negative mod revision %d", s.prefix+key, ErrInvalidArgument, modRev)
+	}
+	full, data, po, err := s.prepare("compare-and-swap", key, v, 3, opts)
+	if err != nil {
+		return 0, err
+	}
+	if ctx.Err() != nil {
+		return 0, notSent("compare-and-swap", full, ctx)
+	}
+	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
+		Then(clientv3.OpPut(full, string(data), po.clientOpts()...)).
+		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return 0, writeErr("compare-and-swap", full, err)
+	}
+	if !resp.Succeeded {
+		return 0, conflict("compare-and-swap", full, modRev, resp)
+	}
+	return resp.Header.Revision, nil
+}
+
+// CompareAndDelete deletes key only if its mod revision is still modRev, and
+// returns the revision of the deletion. Another mod revision gives
+// ErrConflict (also ErrNotFound if the key is gone) and deletes nothing.
+func (s *Store[T]) CompareAndDelete(ctx context.Context, key string, modRev int64) (int64, error) {
+	if err := s.o.checkKey("compare-and-delete", s.prefix, key); err != nil {
+		return 0, err
+	}
+	full := s.prefix + key
+	if modRev <= 0 {
+		return 0, fmt.Errorf("kv: compare-and-delete %q: %w: mod revision %d; pass the ModRevision of an Entry you read", full, ErrInvalidArgument, modRev)
+	}
+	if ctx.Err() != nil {
+		return 0, notSent("compare-and-delete", full, ctx)
+	}
+	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
+		Then(clientv3.OpDelete(full)).
+		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return 0, writeErr("compare-and-delete", full, err)
+	}
+	if !resp.Succeeded {
+		return 0, conflict("compare-and-delete", full, modRev, resp)
+	}
+	return resp.Header.Revision, nil
+}
+
+// currentModRev reads the mod revision from a failed txn's Else OpGet; 0 if
+// the key is absent.
+func currentModRev(resp *clientv3.TxnResponse) int64 {
+	if len(resp.Responses) == 0 {
+		return 0
+	}
+	if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) > 0 {
+		return r.Kvs[0].ModRevision
+	}
+	return 0
+}
+
+func conflict(op, full string, want int64, resp *clientv3.TxnResponse) error {
+	cur := currentModRev(resp)
+	if cur == 0 {
+		return fmt.Errorf("kv: %s %q: %w: expected mod revision %d, but the key is absent: %w", op, full, ErrConflict, want, ErrNotFound)
+	}
+	return fmt.Errorf("kv: %s %q: %w: expected mod revision %d, found %d; read the key again and decide anew", op, full, ErrConflict, want, cur)
+}
