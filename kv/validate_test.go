@@ -138,4 +138,3 @@ func currentRev(t *testing.T, n *coordtest.Node) int64 {
 	require.NoError(t, err)
 	return resp.Header.Revision
 }
-
