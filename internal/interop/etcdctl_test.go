@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -28,14 +29,21 @@ func etcdctl(t *testing.T, endpoint string, args ...string) string {
 	return string(out)
 }
 
-func command(t *testing.T, ctx context.Context, endpoint string, args ...string) *exec.Cmd {
+func lookEtcdctl(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("etcdctl")
 	if err != nil {
 		t.Skip("etcdctl not installed (Debian package etcd-client); .ci/run installs it")
 	}
-	cmd := exec.CommandContext(ctx, path, append([]string{"--endpoints=" + endpoint, "--dial-timeout=5s"}, args...)...)
-	cmd.Env = append(cmd.Environ(), "ETCDCTL_API=3")
+	return path
+}
+
+func command(t *testing.T, ctx context.Context, endpoint string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, lookEtcdctl(t), args...)
+	// The environment reaches commands etcdctl runs too (`etcdctl lock NAME
+	// etcdctl put ...`), whose own flags the outer etcdctl would take.
+	cmd.Env = append(cmd.Environ(), "ETCDCTL_API=3", "ETCDCTL_ENDPOINTS="+endpoint, "ETCDCTL_DIAL_TIMEOUT=5s")
 	cmd.WaitDelay = time.Second
 	return cmd
 }
@@ -43,6 +51,13 @@ func command(t *testing.T, ctx context.Context, endpoint string, args ...string)
 // background starts a long-running etcdctl (lock, elect, watch) and returns
 // a channel of its output lines; it is killed when the test ends.
 func background(t *testing.T, endpoint string, args ...string) <-chan string {
+	t.Helper()
+	_, lines := backgroundProc(t, endpoint, args...)
+	return lines
+}
+
+// backgroundProc is background, also returning the process to signal.
+func backgroundProc(t *testing.T, endpoint string, args ...string) (*os.Process, <-chan string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(t, ctx, endpoint, args...)
@@ -66,7 +81,7 @@ func background(t *testing.T, endpoint string, args ...string) <-chan string {
 		cmd.Wait()
 		<-done
 	})
-	return lines
+	return cmd.Process, lines
 }
 
 // nextLine waits for the next output line of a background etcdctl.
@@ -86,9 +101,11 @@ func nextLine(t *testing.T, lines <-chan string) string {
 func waitFor(t *testing.T, lines <-chan string, ok func(string) bool) string {
 	t.Helper()
 	for {
-		if l := nextLine(t, lines); ok(l) {
+		l := nextLine(t, lines)
+		if ok(l) {
 			return l
 		}
+		t.Logf("etcdctl: %s", l)
 	}
 }
 
