@@ -114,7 +114,9 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 	rev := resp.Header.Revision
 	// The guard watches the candidate key and lease from now on; if we are
 	// elected it becomes the Term's context, so it must outlive ctx.
-	guard, stopGuard := keyguard.Guard(context.WithoutCancel(ctx), e.cli, key, rev, l)
+	held, stopHeld := leaseContext(context.WithoutCancel(ctx), l)
+	guard, cancelGuard := keyguard.Guard(held, e.cli, key, rev, l)
+	stopGuard := func() { cancelGuard(); stopHeld() }
 	if err := e.waitTurn(ctx, guard, l, key, rev); err != nil {
 		stopGuard()
 		e.withdraw(ctx, l, key, rev)
@@ -140,6 +142,23 @@ func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 	// ends it.
 	l.KeepAlive(context.Background())
 	return l, nil
+}
+
+// leaseContext returns a context cancelled, with l.Err() as its cause, as
+// soon as l is lost. keyguard.Guard watches l too, but not while it re-reads
+// the key after its watch broke, and that read can hang for etcd's request
+// timeout (over 5 s) on a member cut off from its cluster: as the guard's
+// parent, this context ends such a read, and leadership, on time.
+func leaseContext(parent context.Context, l *lease.Lease) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-l.Done():
+			cancel(l.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
 }
 
 // waitTurn blocks until the candidate key (created at rev) is the oldest in

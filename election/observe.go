@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/watchresume"
 )
 
 // Event is a state of an election seen by Observe: who leads, or that
@@ -33,10 +34,11 @@ func sameState(a, b Event) bool { return a.Vacant == b.Vacant && a.Leader == b.L
 // intermediate states, never the latest: an event not yet received is
 // replaced by a newer one. A state is never reported twice in a row.
 //
-// The channel stays open while ctx lives: when the watch breaks
-// (compaction, a member losing its leader, a reconnect), Observe reads the
-// election again and resumes, reporting whatever changed meanwhile. It is
-// closed once ctx ends, or if cli is closed.
+// The channel stays open while ctx lives: when the watch breaks (a member
+// losing its leader, a reconnect) Observe resumes it where it broke, and
+// when the changes it missed were compacted away it reads the election
+// again and reports the state it finds. It is closed once ctx ends, or if
+// cli is closed.
 func (e *Election) Observe(ctx context.Context) <-chan Event {
 	out := make(chan Event, 1)
 	go e.observe(ctx, &observer{out: out})
@@ -45,52 +47,57 @@ func (e *Election) Observe(ctx context.Context) <-chan Event {
 
 func (e *Election) observe(ctx context.Context, o *observer) {
 	defer close(o.out)
-	retry := backoff.New(backoff.Policy{Max: time.Second})
+	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
 	for ctx.Err() == nil && e.cli.Ctx().Err() == nil {
-		if e.observeOnce(ctx, o) {
-			retry.Reset()
-		}
+		err := e.follow(ctx, o)
 		if ctx.Err() != nil || e.cli.Ctx().Err() != nil {
 			return
 		}
-		e.opts.logger.Debug("election: observe: re-reading after the watch ended", "election", e.name)
+		// Only a refusal retrying cannot fix (such as permission denied)
+		// ends a stream; keep trying, as the caller may fix it.
+		e.opts.logger.Warn("election: observe failed; retrying", "election", e.name, "err", err)
 		_ = retry.Wait(ctx)
 	}
 }
 
-// observeOnce reads every candidate, reports the state, and follows the
-// watch until it breaks. It reports whether it got as far as watching.
-func (e *Election) observeOnce(ctx context.Context, o *observer) bool {
-	resp, err := e.cli.Get(ctx, e.prefix, clientv3.WithPrefix())
+// follow reads every candidate, reports the state, and goes on reporting
+// it after each change, until the stream fails for good.
+func (e *Election) follow(ctx context.Context, o *observer) error {
+	s, err := watchresume.Open(ctx, e.cli, watchresume.Config{
+		Range:    watchresume.Prefix(e.prefix),
+		Snapshot: true,
+		Logger:   e.opts.logger.With("election", e.name),
+	})
 	if err != nil {
-		return false
+		return err
 	}
-	cands := make(map[string]*mvccpb.KeyValue, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		cands[string(kv.Key)] = kv
-	}
-	o.emit(leaderOf(cands, resp.Header.Revision))
-
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	wch := e.cli.Watch(wctx, e.prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
-	for wr := range wch {
-		if wr.Err() != nil {
-			return true
+	defer s.Close()
+	cands := map[string]*mvccpb.KeyValue{}
+	for {
+		u, err := s.Next()
+		if err != nil {
+			return err
 		}
-		// Report the state after each revision in the response.
-		for i, ev := range wr.Events {
+		if u.Resync {
+			clear(cands)
+			for _, kv := range u.KVs {
+				cands[string(kv.Key)] = kv
+			}
+			o.emit(leaderOf(cands, u.Revision))
+			continue
+		}
+		// Report the state after each revision in the update.
+		for i, ev := range u.Events {
 			if ev.Type == clientv3.EventTypeDelete {
 				delete(cands, string(ev.Kv.Key))
 			} else {
 				cands[string(ev.Kv.Key)] = ev.Kv
 			}
-			if i+1 == len(wr.Events) || wr.Events[i+1].Kv.ModRevision != ev.Kv.ModRevision {
+			if i+1 == len(u.Events) || u.Events[i+1].Kv.ModRevision != ev.Kv.ModRevision {
 				o.emit(leaderOf(cands, ev.Kv.ModRevision))
 			}
 		}
 	}
-	return true
 }
 
 // leaderOf returns the state of an election with the given candidates.

@@ -1,0 +1,207 @@
+package election_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/election"
+)
+
+// history checks, at the moment each term starts, that no earlier term's
+// Context is still live, and that Revs strictly increase.
+type history struct {
+	mu         sync.Mutex
+	live       []*election.Term
+	revs       []int64
+	violations []string
+	progress   chan struct{}
+	churn      atomic.Bool
+}
+
+func (h *history) elected(who string, term *election.Term) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	live := h.live[:0]
+	for _, other := range h.live {
+		if other.Context().Err() == nil {
+			live = append(live, other)
+			h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d while rev %d still leads", who, term.Rev(), other.Rev()))
+		}
+	}
+	h.live = append(live, term)
+	if n := len(h.revs); n > 0 && term.Rev() <= h.revs[n-1] {
+		h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d after rev %d", who, term.Rev(), h.revs[n-1]))
+	}
+	h.revs = append(h.revs, term.Rev())
+	select {
+	case h.progress <- struct{}{}:
+	default:
+	}
+}
+
+func (h *history) elections() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.revs)
+}
+
+// waitElections waits until there have been n elections in all.
+func (h *history) waitElections(t *testing.T, n int, phase string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for h.elections() < n {
+		select {
+		case <-h.progress:
+		case <-deadline:
+			t.Fatalf("%s: %d elections, want %d", phase, h.elections(), n)
+		}
+	}
+}
+
+// hold leads until the term ends, resigning after a moment while churn
+// is on so that leadership keeps moving.
+func (h *history) hold(ctx context.Context, term *election.Term) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-term.Done():
+			done = true
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+			done = h.churn.Load()
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = term.Resign(rctx)
+}
+
+// leader returns the candidate number and term of the live leader, once
+// there is one.
+func (h *history) leader(t *testing.T) (int, *election.Term) {
+	t.Helper()
+	var who int
+	var term *election.Term
+	require.Eventually(t, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if n := len(h.live); n > 0 && h.live[n-1].Err() == nil {
+			term = h.live[n-1]
+			_, err := fmt.Sscanf(term.Value(), "candidate %d", &who)
+			return err == nil
+		}
+		return false
+	}, 30*time.Second, 5*time.Millisecond)
+	return who, term
+}
+
+// Five candidates with 2 s leases, some through the whole cluster, some
+// pinned to one member: never two leaders at once by their Context
+// signals, and terms strictly increasing, while
+//   - leadership churns and the raft leader is killed, then restarted;
+//   - leaders hold on, and the member a leader's client is pinned to is cut
+//     off by a partition or killed, so the next leader is elected only
+//     when the old one's lease expires.
+func TestChaosNeverTwoLeaders(t *testing.T) {
+	c := coordtest.NewCluster(t, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &history{progress: make(chan struct{}, 1)}
+	h.churn.Store(true)
+	opts := []election.Option{election.WithTTL(2 * time.Second), election.WithLogger(slog.New(slog.DiscardHandler))}
+
+	var wg sync.WaitGroup
+	// Candidates 0-2 use Run; 3 and 4 loop on Campaign. 0 and 3 use the
+	// cluster-wide client; the others are pinned to one member each.
+	pinned := []int{-1, 0, 1, -1, 2}
+	for i, m := range pinned {
+		cli := c.Client()
+		if m >= 0 {
+			cli = c.Member(m).Client()
+		}
+		who := fmt.Sprint("candidate ", i)
+		if i < 3 {
+			wg.Go(func() {
+				_ = election.Run(ctx, cli, "chaos", who, election.Callbacks{
+					OnElected: func(tctx context.Context, term *election.Term) {
+						h.elected(who, term)
+						h.hold(tctx, term)
+					},
+				}, opts...)
+			})
+			continue
+		}
+		e := newElection(t, cli, "chaos", opts...)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+				term, err := e.Campaign(cctx, who)
+				ccancel()
+				if err != nil {
+					pause := time.NewTimer(50 * time.Millisecond)
+					select {
+					case <-ctx.Done():
+					case <-pause.C:
+					}
+					pause.Stop()
+					continue
+				}
+				h.elected(who, term)
+				h.hold(ctx, term)
+			}
+		})
+	}
+
+	h.waitElections(t, 5, "steady")
+	raftLeader := c.Member(c.Leader())
+	t.Logf("killing raft leader %s", raftLeader)
+	n := h.elections()
+	raftLeader.Kill()
+	h.waitElections(t, n+5, "raft leader killed")
+	raftLeader.Restart()
+	h.waitElections(t, h.elections()+3, "member restarted")
+
+	h.churn.Store(false)
+	for faults := 0; faults < 3; {
+		who, term := h.leader(t)
+		if pinned[who] < 0 {
+			// Leading through every member: let someone else lead.
+			_ = term.Resign(ctx)
+			continue
+		}
+		m := c.Member(pinned[who])
+		n := h.elections()
+		if faults%2 == 0 {
+			t.Logf("candidate %d leads through %s: partitioning it", who, m)
+			c.Partition(pinned[who])
+			h.waitElections(t, n+1, "leader's member partitioned")
+			c.Heal()
+		} else {
+			t.Logf("candidate %d leads through %s: killing it", who, m)
+			m.Kill()
+			h.waitElections(t, n+1, "leader's member killed")
+			m.Restart()
+		}
+		require.ErrorIs(t, term.Err(), election.ErrLeadershipLost)
+		faults++
+	}
+	h.churn.Store(true)
+	h.waitElections(t, h.elections()+3, "healed")
+
+	cancel()
+	wg.Wait()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	require.Empty(t, h.violations)
+	t.Logf("%d terms", len(h.revs))
+}
