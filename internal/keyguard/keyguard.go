@@ -41,6 +41,18 @@ func Guard(parent context.Context, cli *clientv3.Client, key string, createRev i
 
 // watch blocks until ownership is lost or ctx ends, and returns the cause.
 func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int64, l *lease.Lease) error {
+	// Every request below also ends when the lease is lost: a Get on a
+	// member cut off from its cluster blocks for etcd's whole request
+	// timeout, and the loss must not wait for it.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-l.Done():
+			cancel(l.Err())
+		case <-ctx.Done():
+		}
+	}()
 	from := createRev
 	retry := backoff.New(backoff.Policy{})
 	for {

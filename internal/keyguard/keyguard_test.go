@@ -98,3 +98,40 @@ func TestGuardSurvivesCompaction(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, cancelledWithin(t, ctx), keyguard.ErrKeyGone)
 }
+
+// A guard on a member cut off from its cluster fires at the lease's local
+// deadline, before the majority expires the lease and deletes the key, even
+// though a read on the cut-off member blocks for etcd's request timeout.
+func TestGuardFiresBeforeExpiryWhenPartitioned(t *testing.T) {
+	c := coordtest.NewCluster(t, 3)
+	ctx := context.Background()
+	p := (c.Leader() + 1) % 3 // a follower
+	cli := c.Member(p).Client()
+	l, err := lease.Grant(ctx, cli, 2*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	t.Cleanup(l.Close)
+	resp, err := cli.Put(ctx, "owned", "x", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+	gctx, cancel := keyguard.Guard(ctx, cli, "owned", resp.Header.Revision, l)
+	defer cancel()
+
+	other := c.Member((p + 1) % 3).Client()
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	deleted := other.Watch(wctx, "owned", clientv3.WithRev(resp.Header.Revision+1), clientv3.WithFilterPut())
+
+	c.Partition(p)
+	defer c.Heal()
+	select {
+	case <-deleted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the majority never expired the lease")
+	}
+	select {
+	case <-gctx.Done():
+	default:
+		t.Fatal("the key was expired by the majority before the cut-off guard fired")
+	}
+	require.ErrorIs(t, context.Cause(gctx), lease.ErrDeadlinePassed)
+}
