@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -28,7 +29,11 @@ func newMutex(t *testing.T, cli *clientv3.Client, name string, opts ...lock.Opti
 	t.Helper()
 	m, err := lock.NewMutex(cli, name, opts...)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(ctx)
+	})
 	return m
 }
 
@@ -101,4 +106,25 @@ func waitLost(t *testing.T, h *lock.Held) error {
 		t.Fatalf("hold on %s not reported lost", h.Key())
 		return nil
 	}
+}
+
+// eventually retries a late operation of a holder whose connection was
+// just restored (a blackholed link can leave a broken stream behind) until
+// etcd gives a definite answer, and returns it.
+func eventually(t *testing.T, op func() error, definite ...error) error {
+	t.Helper()
+	var err error
+	require.Eventually(t, func() bool {
+		err = op()
+		if err == nil {
+			return true
+		}
+		for _, d := range definite {
+			if errors.Is(err, d) {
+				return true
+			}
+		}
+		return false
+	}, within, 50*time.Millisecond, "last error: %v", err)
+	return err
 }

@@ -49,6 +49,9 @@ type queue struct {
 	rejected func(ctx context.Context, resps []*pb.ResponseOp) (failed bool, err error)
 }
 
+// errLeaseGone marks a create etcd refused because the lease is gone.
+var errLeaseGone = errors.New("etcd no longer has the lease")
+
 // target is what a waiter watches for a deletion.
 type target struct {
 	key    string
@@ -67,10 +70,21 @@ func (q *queue) acquire(ctx context.Context, try bool) (*Held, error) {
 	if err := q.s.flush(ctx); err != nil {
 		return nil, err
 	}
+	regranted := false
 	for {
 		key := q.key(l.ID())
 		nonce := newNonce()
 		resp, err := q.create(ctx, l, key, nonce)
+		if errors.Is(err, errLeaseGone) && !q.s.o.shared && !regranted {
+			// etcd refused the key: the handle's lease is gone (revoked
+			// elsewhere) before its keep-alive noticed. Nothing was
+			// written; start over once on a fresh lease.
+			regranted = true
+			if l, err = q.s.lease(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +127,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	}
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		q.s.leaseGone(l)
-		return nil, sessionExpired(q.s.name, l)
+		return nil, fmt.Errorf("%w: %w", sessionExpired(q.s.name, l), errLeaseGone)
 	}
 	// The key may have been created: owe its deletion, identified by the
 	// nonce, rather than retry a write whose outcome is unknown.
@@ -137,7 +151,7 @@ func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *
 	if try {
 		return fmt.Errorf("%w: lock %q: another handle on lease %x holds or awaits it", ErrLocked, q.s.name, int64(l.ID()))
 	}
-	wctx, stop := q.leaseBound(ctx, l)
+	wctx, stop := q.bound(ctx, l, "", 0)
 	defer stop()
 	_, err := q.watchDelete(wctx, target{key: key}, resp.Header.Revision)
 	return q.waitErr(wctx, l, err)
@@ -146,7 +160,7 @@ func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *
 // wait blocks until the key created at rev holds; next is the first thing
 // to watch, from revision from.
 func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64, next target, from int64) error {
-	wctx, stop := q.leaseBound(ctx, l)
+	wctx, stop := q.bound(ctx, l, key, rev)
 	defer stop()
 	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
 	for {
@@ -230,16 +244,35 @@ func (q *queue) watchDelete(ctx context.Context, t target, from int64) (bool, er
 	return false, nil
 }
 
-// leaseBound derives a context that also ends, with the session-expired
-// error as cause, when l is lost: a waiter stops as soon as its lease dies,
-// not when its predecessors leave.
-func (q *queue) leaseBound(ctx context.Context, l *lease.Lease) (context.Context, func()) {
+// bound derives a context that also ends, with an ErrSessionExpired
+// cause, when l is lost or (for rev > 0) the waiter's own key created at
+// rev is deleted: a waiter stops as soon as it cannot hold any more, not
+// when its predecessors leave.
+func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64) (context.Context, func()) {
 	wctx, cancel := context.WithCancelCause(ctx)
+	var own clientv3.WatchChan
+	if rev > 0 {
+		own = q.s.cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+	}
 	go func() {
-		select {
-		case <-l.Done():
-			cancel(sessionExpired(q.s.name, l))
-		case <-wctx.Done():
+		for {
+			select {
+			case <-l.Done():
+				cancel(sessionExpired(q.s.name, l))
+				return
+			case resp, ok := <-own:
+				if !ok || resp.Err() != nil || resp.Canceled {
+					own = nil // broken: the checks still notice
+					continue
+				}
+				if len(resp.Events) > 0 {
+					cancel(fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key)",
+						ErrSessionExpired, q.s.name, key, int64(l.ID())))
+					return
+				}
+			case <-wctx.Done():
+				return
+			}
 		}
 	}()
 	return wctx, func() { cancel(nil) }
