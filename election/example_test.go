@@ -1,0 +1,212 @@
+package election_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/lease"
+)
+
+// startNode starts an embedded etcd member on free loopback ports, as a
+// program would for a single-machine deployment or a demo.
+func startNode() *coordkit.Node {
+	node, err := coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+		ClientURLs:    []string{"http://127.0.0.1:0"},
+		PeerURLs:      []string{"http://127.0.0.1:0"},
+		UnsafeNoFsync: true, // examples only
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return node
+}
+
+// A candidate campaigns, leads under its term's context, and resigns.
+func Example() {
+	node := startNode()
+	defer node.Close()
+	ctx := context.Background()
+
+	e, err := election.New(node.Client(), "president", election.WithTTL(5*time.Second))
+	if err != nil {
+		log.Fatal(err)
+	}
+	term, err := e.Campaign(ctx, "alice") // blocks until elected
+	if err != nil {
+		log.Fatal(err)
+	}
+	leader, err := e.Leader(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("leader:", leader.Value, "- is it this term?", leader.Rev == term.Rev())
+
+	// Do leader's work under term.Context(): it ends if leadership is lost.
+	select {
+	case <-term.Done():
+		fmt.Println("lost:", term.Err())
+	default:
+		fmt.Println("still leading")
+	}
+
+	if err := term.Resign(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after resign:", term.Err())
+	_, err = e.Leader(ctx)
+	fmt.Println(err)
+	// Output:
+	// leader: alice - is it this term? true
+	// still leading
+	// after resign: election: resigned
+	// election: no leader: election "president" has no candidates
+}
+
+// Candidates lead in the order they campaigned; each term's Rev, its
+// fencing token, is larger than the last.
+func ExampleElection_Campaign() {
+	node := startNode()
+	defer node.Close()
+	ctx := context.Background()
+	e, err := election.New(node.Client(), "scheduler")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	first, err := e.Campaign(ctx, "node-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	second := make(chan *election.Term)
+	go func() {
+		term, err := e.Campaign(ctx, "node-2") // waits behind node-1
+		if err != nil {
+			log.Fatal(err)
+		}
+		second <- term
+	}()
+
+	if err := first.Resign(ctx); err != nil {
+		log.Fatal(err)
+	}
+	next := <-second
+	fmt.Println("now leading:", next.Value())
+	fmt.Println("fencing token grew:", next.Rev() > first.Rev())
+	if err := next.Resign(ctx); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// now leading: node-2
+	// fencing token grew: true
+}
+
+// Observe reports who leads, every change (including proclaimed values),
+// and the election falling vacant.
+func ExampleElection_Observe() {
+	node := startNode()
+	defer node.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, err := election.New(node.Client(), "primary")
+	if err != nil {
+		log.Fatal(err)
+	}
+	events := e.Observe(ctx)
+	show := func() {
+		ev := <-events
+		if ev.Vacant {
+			fmt.Println("nobody leads")
+			return
+		}
+		fmt.Println("leader:", ev.Leader.Value)
+	}
+	show()
+
+	term, err := e.Campaign(ctx, "db-1:5432")
+	if err != nil {
+		log.Fatal(err)
+	}
+	show()
+	if err := term.Proclaim(ctx, "db-1:6432"); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	if err := term.Resign(ctx); err != nil {
+		log.Fatal(err)
+	}
+	show()
+	// Output:
+	// nobody leads
+	// leader: db-1:5432
+	// leader: db-1:6432
+	// nobody leads
+}
+
+// Run campaigns until its context ends, calls OnElected with a context
+// that ends with leadership, and campaigns again after every loss.
+func ExampleRun() {
+	node := startNode()
+	defer node.Close()
+	ctx, stop := context.WithCancel(context.Background())
+
+	err := election.Run(ctx, node.Client(), "reconciler", "worker-1", election.Callbacks{
+		OnElected: func(ctx context.Context, term *election.Term) {
+			fmt.Println("elected as", term.Value())
+			stop() // a real leader works until ctx ends
+			<-ctx.Done()
+		},
+		OnDemoted: func() { fmt.Println("demoted") },
+	})
+	fmt.Println("Run returned:", err)
+	// Output:
+	// elected as worker-1
+	// demoted
+	// Run returned: context canceled
+}
+
+// One lease can carry a process's candidacies in several elections, and
+// its other keys: they all end together when the process stops.
+func ExampleWithLease() {
+	node := startNode()
+	defer node.Close()
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, node.Client(), 10*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	l.KeepAlive(ctx)
+	defer l.Revoke(ctx)
+
+	var terms []*election.Term
+	for _, name := range []string{"shard-1", "shard-2"} {
+		e, err := election.New(node.Client(), name, election.WithLease(l))
+		if err != nil {
+			log.Fatal(err)
+		}
+		term, err := e.Campaign(ctx, "worker-7")
+		if err != nil {
+			log.Fatal(err)
+		}
+		terms = append(terms, term)
+	}
+	info, err := l.TimeToLive(ctx, true)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(info.Keys), "keys on the lease")
+
+	for _, term := range terms {
+		if err := term.Resign(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("lease still held after resigning:", l.Err() == nil)
+	// Output:
+	// 2 keys on the lease
+	// lease still held after resigning: true
+}
