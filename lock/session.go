@@ -157,5 +157,5 @@ func sessionExpired(name string, l *lease.Lease) error {
 	if cause == nil {
 		cause = errors.New("lease deadline passed")
 	}
-	return fmt.Errorf("%w: lock %q: lease %x: %w", ErrSessionExpired, name, int64(l.ID()), cause)
+	return fmt.Errorf("%w: lock %q: %w", ErrSessionExpired, name, cause)
 }

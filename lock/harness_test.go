@@ -1,0 +1,255 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/lock"
+)
+
+// The harness: workers increment a counter in etcd under a lock, recording
+// every hold, and check records what a correct lock must guarantee.
+//
+// Each increment reads the counter and writes counter+1 together with a
+// key writes/<token>, in one txn (fenced on the hold, or not). Afterwards:
+//
+//   - the counter equals the number of writes/ keys (no lost or doubled
+//     update), which is at least the increments workers saw succeed and at
+//     most that plus those whose outcome was unknown;
+//   - write tokens, in commit order, strictly increase;
+//   - hold tokens, in acquisition order, strictly increase;
+//   - no two holds overlap, a hold lasting from Lock's return to the
+//     earlier of the call to Unlock and its Lost signal.
+
+const (
+	counterKey = "counter"
+	writesPfx  = "writes/"
+)
+
+type hold struct {
+	worker     int
+	token      int64
+	start, end time.Time
+}
+
+type harness struct {
+	name    string
+	fenced  bool
+	members int // workers use member w % members, for fault accounting
+
+	mu    sync.Mutex
+	holds []hold
+
+	unknown  atomic.Int64 // writes whose outcome is unknown
+	notHeld  atomic.Int64 // fenced writes refused
+	progress atomic.Int64 // increments known to be applied
+	faults   []atomic.Int64
+	errs     sync.Map // a sample of errors, by text
+}
+
+func newHarness(name string, fenced bool, members int) *harness {
+	return &harness{name: name, fenced: fenced, members: members, faults: make([]atomic.Int64, members)}
+}
+
+func (hr *harness) fault(w int, err error) {
+	hr.faults[w%hr.members].Add(1)
+	hr.errs.LoadOrStore(err.Error(), w)
+}
+
+// worker makes iters increments. pause, if set, runs between the read
+// and the write of each increment (the negative control uses it).
+func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iters int, ttl time.Duration,
+	pause func(iter int, h *lock.Held)) error {
+	m, err := lock.NewMutex(cli, hr.name, lock.WithTTL(ttl))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = m.Close(cctx)
+	}()
+	for done := 0; done < iters; {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("worker %d after %d increments: %w", w, done, err)
+		}
+		h, err := m.Lock(ctx)
+		if err != nil {
+			hr.fault(w, err)
+			select { // pace retries while etcd is unreachable
+			case <-time.After(20 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		start := time.Now()
+		lost := make(chan time.Time, 1)
+		stop := context.AfterFunc(h.Context(), func() { lost <- time.Now() })
+
+		ok := hr.increment(ctx, w, cli, h, done, pause)
+
+		end := time.Now()
+		if !stop() {
+			if t := <-lost; t.Before(end) {
+				end = t
+				hr.fault(w, h.Err())
+			}
+		}
+		hr.mu.Lock()
+		hr.holds = append(hr.holds, hold{worker: w, token: h.Token(), start: start, end: end})
+		hr.mu.Unlock()
+		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := h.Unlock(uctx); err != nil {
+			hr.fault(w, err) // the handle retries it at its next Lock
+		}
+		cancel()
+		if ok {
+			done++
+			hr.progress.Add(1)
+		}
+	}
+	return nil
+}
+
+// increment reads the counter and writes it plus one; it reports whether
+// the write is known to be applied.
+func (hr *harness) increment(ctx context.Context, w int, cli *clientv3.Client, h *lock.Held, iter int, pause func(int, *lock.Held)) bool {
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(octx, counterKey)
+	if err != nil {
+		hr.fault(w, err)
+		return false
+	}
+	v := int64(0)
+	if len(resp.Kvs) > 0 {
+		v, _ = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64)
+	}
+	if pause != nil {
+		pause(iter, h)
+	}
+	ops := []clientv3.Op{
+		clientv3.OpPut(counterKey, strconv.FormatInt(v+1, 10)),
+		clientv3.OpPut(fmt.Sprintf("%s%016d", writesPfx, h.Token()), strconv.Itoa(w)),
+	}
+	octx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if hr.fenced {
+		_, err = h.Do(octx, ops...)
+	} else {
+		_, err = cli.Txn(octx).Then(ops...).Commit()
+	}
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, lock.ErrNotHeld):
+		hr.notHeld.Add(1)
+		hr.fault(w, err)
+		return false
+	default:
+		hr.unknown.Add(1)
+		hr.fault(w, err)
+		return false
+	}
+}
+
+// check returns every violation of the guarantees above; applied is the
+// number of increments workers saw succeed.
+func (hr *harness) check(t *testing.T, cli *clientv3.Client) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var out []string
+	resp, err := cli.Get(ctx, counterKey)
+	require.NoError(t, err)
+	counter := int64(0)
+	if len(resp.Kvs) > 0 {
+		counter, _ = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64)
+	}
+	writes, err := cli.Get(ctx, writesPfx, clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByModRevision, clientv3.SortAscend))
+	require.NoError(t, err)
+	applied, known, unknown := int64(len(writes.Kvs)), hr.progress.Load(), hr.unknown.Load()
+	if counter != applied {
+		out = append(out, fmt.Sprintf("lost or doubled update: counter is %d after %d applied increments", counter, applied))
+	}
+	if applied < known || applied > known+unknown {
+		out = append(out, fmt.Sprintf("%d increments applied; workers saw %d succeed and %d with unknown outcome", applied, known, unknown))
+	}
+	var last int64
+	for _, kv := range writes.Kvs {
+		tok, _ := strconv.ParseInt(string(kv.Key[len(writesPfx):]), 10, 64)
+		if tok <= last {
+			out = append(out, fmt.Sprintf("write with token %d committed after one with token %d", tok, last))
+		}
+		last = tok
+	}
+
+	hr.mu.Lock()
+	holds := slices.Clone(hr.holds)
+	hr.mu.Unlock()
+	slices.SortFunc(holds, func(a, b hold) int { return a.start.Compare(b.start) })
+	var latest, highest *hold // the hold ending last, the highest token so far
+	for i := range holds {
+		h := &holds[i]
+		if highest != nil && h.token <= highest.token {
+			out = append(out, fmt.Sprintf("token %d (worker %d) acquired after token %d (worker %d)", h.token, h.worker, highest.token, highest.worker))
+		}
+		if latest != nil && h.start.Before(latest.end) {
+			out = append(out, fmt.Sprintf("holds overlap: worker %d (token %d) until %s, worker %d (token %d) from %s",
+				latest.worker, latest.token, latest.end.Format(time.StampMicro), h.worker, h.token, h.start.Format(time.StampMicro)))
+		}
+		if latest == nil || h.end.After(latest.end) {
+			latest = h
+		}
+		if highest == nil || h.token > highest.token {
+			highest = h
+		}
+	}
+	return out
+}
+
+func (hr *harness) logErrors(t *testing.T) {
+	n := 0
+	hr.errs.Range(func(k, v any) bool {
+		if n < 15 {
+			t.Logf("worker %v saw: %v", v, k)
+		}
+		n++
+		return true
+	})
+	t.Logf("%d distinct errors; faults per member %v; %d holds, %d unknown outcomes", n, hr.faultCounts(), len(hr.holds), hr.unknown.Load())
+}
+
+func (hr *harness) faultCounts() []int64 {
+	out := make([]int64, len(hr.faults))
+	for i := range hr.faults {
+		out[i] = hr.faults[i].Load()
+	}
+	return out
+}
+
+// waitProgress waits until at least n increments are known applied.
+func (hr *harness) waitProgress(t *testing.T, n int64, failed <-chan struct{}) {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for hr.progress.Load() < n {
+		select {
+		case <-deadline:
+			t.Fatalf("no progress: %d of %d increments", hr.progress.Load(), n)
+		case <-failed:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
