@@ -239,11 +239,11 @@ func (e *Election) withdraw(ctx context.Context, l *lease.Lease, key string, rev
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
 	if !e.opts.shared {
-		releaseLease(rctx, l)
+		e.releaseLease(rctx, l)
 		return
 	}
-	if key == "" || l.Err() != nil {
-		return // nothing written, or gone with the lease
+	if key == "" || l.Err() != nil || e.clientClosed() != nil {
+		return // nothing written, gone with the lease, or no way to say
 	}
 	cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", rev)
 	if rev == 0 { // the put's outcome is unknown: delete it if it is ours
@@ -257,11 +257,20 @@ func (e *Election) withdraw(ctx context.Context, l *lease.Lease, key string, rev
 
 // releaseLease revokes a lease the election granted, or, if it is already
 // lost or cannot be revoked, stops keeping it alive.
-func releaseLease(ctx context.Context, l *lease.Lease) {
-	if l.Err() == nil && l.Revoke(ctx) == nil {
+func (e *Election) releaseLease(ctx context.Context, l *lease.Lease) {
+	if l.Err() == nil && e.clientClosed() == nil && l.Revoke(ctx) == nil {
 		return
 	}
 	l.Close()
+}
+
+// clientClosed returns an error if the client was closed: requests would
+// only be retried until their deadline.
+func (e *Election) clientClosed() error {
+	if err := e.cli.Ctx().Err(); err != nil {
+		return fmt.Errorf("etcd client closed: %w", err)
+	}
+	return nil
 }
 
 // Leader returns the current leader: the candidate with the lowest create

@@ -68,7 +68,7 @@ func (t *Term) release(stopGuard context.CancelFunc) {
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
-	releaseLease(rctx, t.l)
+	t.e.releaseLease(rctx, t.l)
 }
 
 // Rev is the create revision of the leader key: the term's fencing token.
@@ -175,10 +175,13 @@ func (t *Term) Resign(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("election %q: resign: %w", t.e.name, context.Cause(ctx))
 	}
-	_, err := t.e.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
-		Then(clientv3.OpDelete(t.key)).
-		Commit()
+	err := t.e.clientClosed()
+	if err == nil {
+		_, err = t.e.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
+			Then(clientv3.OpDelete(t.key)).
+			Commit()
+	}
 	if err != nil {
 		if !t.e.opts.shared {
 			t.l.Close() // let the key expire if Resign is never retried
@@ -187,7 +190,7 @@ func (t *Term) Resign(ctx context.Context) error {
 			t.e.name, t.rev, t.key, err)
 	}
 	if !t.e.opts.shared {
-		releaseLease(ctx, t.l)
+		t.e.releaseLease(ctx, t.l)
 	}
 	t.resigned = true
 	return nil
