@@ -113,6 +113,7 @@ func (h *history) leader(t *testing.T) (int, *election.Term) {
 //     off by a partition or killed, so the next leader is elected only
 //     when the old one's lease expires.
 func TestChaosNeverTwoLeaders(t *testing.T) {
+	t.Parallel()
 	c := coordtest.NewCluster(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -91,6 +91,7 @@ func TestObserveDeliversLatestToSlowReader(t *testing.T) {
 // Observe stays open across a member crash and restart and a compaction of the
 // revisions it missed, and reports the state it missed.
 func TestObserveSurvivesRestartAndCompaction(t *testing.T) {
+	t.Parallel()
 	c := coordtest.NewCluster(t, 3)
 	ctx := context.Background()
 	obs := newElection(t, c.Member(0).Client(), "e")

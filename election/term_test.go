@@ -54,6 +54,7 @@ func TestTermLostWhenLeaseRevoked(t *testing.T) {
 // leadership by the lease's deadline, before etcd expires the lease, so
 // that the next leader never overlaps with it.
 func TestTermLostWhenLeaseCannotBeRenewed(t *testing.T) {
+	t.Parallel()
 	n := coordtest.NewNode(t)
 	link := n.NewLink(t)
 	e := newElection(t, link.Client(), "e", election.WithTTL(time.Second))
@@ -73,6 +74,7 @@ func TestTermLostWhenLeaseCannotBeRenewed(t *testing.T) {
 // A Resign that fails keeps the term's state: leadership is given up at
 // once, and a later Resign deletes the key.
 func TestResignRetriesAfterError(t *testing.T) {
+	t.Parallel()
 	n := coordtest.NewNode(t)
 	link := n.NewLink(t)
 	ctx := context.Background()
