@@ -1,0 +1,20 @@
+package discovery
+
+// Hooks for the external tests: how the shared watches behave inside.
+
+// Relists is how many times w's shared watch listed the service again
+// after its first list (on compaction, breaks and ResolveNow).
+func Relists(w *Watcher) int64 { return w.h.relists.Load() }
+
+// SameWatch reports whether two Watchers share one etcd watch.
+func SameWatch(a, b *Watcher) bool { return a.h == b.h }
+
+// Watches is the number of etcd watches of services in the process.
+func Watches() int {
+	hubs.Lock()
+	defer hubs.Unlock()
+	return len(hubs.m)
+}
+
+// ResolverWatcher is the Watcher behind a resolver NewResolverBuilder built.
+func ResolverWatcher(r any) *Watcher { return r.(*grpcResolver).w }
