@@ -33,12 +33,15 @@ type Batcher[T any] struct {
 	maxInFlight int
 	timeout     time.Duration
 
-	mu       sync.Mutex
-	pending  []*batchOp
-	inflight map[string]struct{} // keys in a batch being sent
-	senders  int
-	closed   bool
-	idle     chan struct{} // closed once closed and no sender is left
+	mu         sync.Mutex
+	pending    []*batchOp
+	inflight   map[string]struct{} // keys in a batch being sent
+	senders    int
+	closed     bool
+	want       int           // queue length a waiting sender wants (0: none waits)
+	refilled   chan struct{} // signals a waiting sender that want is reached
+	pipelineAt int           // queue length worth a second txn in flight
+	idle       chan struct{} // closed once closed and no sender is left
 }
 
 // BatcherOption configures a Batcher.
@@ -67,8 +70,9 @@ func WithMaxBatch(n int) BatcherOption {
 }
 
 // WithMaxInFlight sets how many txns a Batcher has outstanding at once
-// (default 2): while they are in flight, new writes gather into the next
-// batch.
+// (default 2). Writes queue while txns are in flight; a further txn is sent
+// alongside only when at least half a batch is queued, so the extra
+// concurrency never costs batch size.
 func WithMaxInFlight(n int) BatcherOption {
 	return func(o *batcherOptions) {
 		if n < 1 {
@@ -102,7 +106,8 @@ func (s *Store[T]) Batcher(opts ...BatcherOption) (*Batcher[T], error) {
 	}
 	return &Batcher[T]{
 		s: s, maxOps: o.maxOps, maxInFlight: o.maxInFlight, timeout: o.timeout,
-		inflight: make(map[string]struct{}), idle: make(chan struct{}),
+		inflight: make(map[string]struct{}), idle: make(chan struct{}), refilled: make(chan struct{}, 1),
+		pipelineAt: max(1, o.maxOps/2),
 	}, nil
 }
 
@@ -184,7 +189,14 @@ func (b *Batcher[T]) do(ctx context.Context, op *batchOp) batchResult {
 		return batchResult{err: fmt.Errorf("kv: %s %q: %w", op.verb(), op.key, ErrClosed)}
 	}
 	b.pending = append(b.pending, op)
-	if b.senders < b.maxInFlight {
+	switch {
+	case b.want > 0 && len(b.pending) >= b.want:
+		b.want = 0
+		select {
+		case b.refilled <- struct{}{}:
+		default:
+		}
+	case b.senders == 0 || (b.senders < b.maxInFlight && len(b.pending) >= b.pipelineAt):
 		b.senders++
 		go b.send()
 	}
@@ -207,18 +219,31 @@ func (b *Batcher[T]) do(ctx context.Context, op *batchOp) batchResult {
 	}
 }
 
-// send is a sender goroutine: it sends batches until none is ready.
+// refillWait bounds how long a sender waits, after a txn, for the callers it
+// just answered to submit their next writes.
+const refillWait = 200 * time.Microsecond
+
+// send is a sender goroutine: it sends batches until none is worth sending.
+//
+// Two rules keep batches full. After a txn, the callers it answered usually
+// write again at once (closed-loop writers), but are not queued yet: the
+// sender waits (at most refillWait) until as many writes are queued as it
+// just answered, so they share the next txn rather than trickle out in small
+// ones. And a second sender only pipelines a txn of at least half a batch;
+// smaller remainders wait for the sender already at work.
 func (b *Batcher[T]) send() {
 	b.mu.Lock()
+	answered := 0
 	for {
+		if answered > 0 && len(b.pending) < answered && !b.closed {
+			b.awaitRefill(answered)
+		}
+		if b.senders > 1 && len(b.pending) < b.pipelineAt {
+			break // the other sender will take these, in a fuller batch
+		}
 		batch := b.take()
 		if len(batch) == 0 {
-			b.senders--
-			if b.senders == 0 && b.closed {
-				close(b.idle)
-			}
-			b.mu.Unlock()
-			return
+			break
 		}
 		b.mu.Unlock()
 		b.commit(batch)
@@ -226,6 +251,31 @@ func (b *Batcher[T]) send() {
 		for _, op := range batch {
 			delete(b.inflight, op.key)
 		}
+		answered = len(batch)
+	}
+	b.senders--
+	if b.senders == 0 && b.closed {
+		close(b.idle)
+	}
+	b.mu.Unlock()
+}
+
+// awaitRefill waits until n writes are queued, or refillWait passes. Called
+// with b.mu held; releases it while waiting.
+func (b *Batcher[T]) awaitRefill(n int) {
+	b.want = n
+	b.mu.Unlock()
+	t := time.NewTimer(refillWait)
+	select {
+	case <-b.refilled:
+	case <-t.C:
+	}
+	t.Stop()
+	b.mu.Lock()
+	b.want = 0
+	select {
+	case <-b.refilled: // a signal sent after the timer fired
+	default:
 	}
 }
 
