@@ -204,7 +204,7 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 			}
 			return nil
 		}
-		waitDelete(wctx, e.cli, string(prev[0].Key), resp.Header.Revision+1)
+		waitDelete(wctx, e.cli, string(prev[0].Key), prev[0].CreateRevision, resp.Header.Revision)
 	}
 }
 
@@ -219,15 +219,28 @@ func (e *Election) campaignEnded(ctx, guard context.Context) error {
 	return nil
 }
 
-// waitDelete returns when key is deleted at or after revision from, when
-// the watch breaks (compaction, lost leader, reconnect) or ctx ends; the
-// caller then reads again.
-func waitDelete(ctx context.Context, cli *clientv3.Client, key string, from int64) {
+// waitDelete returns when the key created at revision created is deleted,
+// when the watch breaks (compaction, lost leader, reconnect) or ctx ends;
+// the caller then reads again.
+//
+// The watch starts at the current revision rather than at read + 1 (read
+// being the revision the key was last seen at): etcd serves a watch that
+// starts in the past from a catch-up loop that runs every 100 ms, which
+// would delay a failover whose delete lands while the watch is being set
+// up. If the store moved past read before the watch started, one more read
+// of the key closes the gap.
+func waitDelete(ctx context.Context, cli *clientv3.Client, key string, created, read int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range cli.Watch(wctx, key, clientv3.WithRev(from), clientv3.WithFilterPut()) {
-		if resp.Err() != nil || len(resp.Events) > 0 {
+	for resp := range cli.Watch(wctx, key, clientv3.WithCreatedNotify(), clientv3.WithFilterPut()) {
+		switch {
+		case resp.Err() != nil, len(resp.Events) > 0:
 			return
+		case resp.Created && resp.Header.Revision != read:
+			got, err := cli.Get(wctx, key)
+			if err != nil || len(got.Kvs) == 0 || got.Kvs[0].CreateRevision != created {
+				return
+			}
 		}
 	}
 }
