@@ -79,6 +79,7 @@ var clientLogLevel = slog.LevelError
 // runCandidate campaigns against the cluster the etcdctl environment
 // variables name until ctx ends (Ctrl-C), then resigns.
 func runCandidate(ctx context.Context, out io.Writer, name, value string, ttl time.Duration) error {
+	out = &lockedWriter{w: out} // callbacks print from their own goroutines
 	cfg, err := coordkit.ClientConfigFromEnv()
 	if err != nil {
 		return err
@@ -126,6 +127,7 @@ type candidate struct {
 // runLocal runs three candidates on an embedded member and stops the
 // leader three times: gracefully, by a crash, gracefully.
 func runLocal(ctx context.Context, out io.Writer, name string, ttl time.Duration) error {
+	out = &lockedWriter{w: out} // candidates print from their own goroutines
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
@@ -214,4 +216,16 @@ func runLocal(ctx context.Context, out io.Writer, name string, ttl time.Duration
 		<-leader.done
 	}
 	return nil
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
