@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/watchresume"
 )
 
 // A hub is the one etcd watch of a service per client and namespace in a
@@ -186,17 +187,17 @@ func (h *hub) run() {
 	}
 }
 
-// list reads every instance and publishes the difference from what the
-// cache held.
+// list reads every instance, page by page at one revision, and publishes
+// the difference from what the cache held.
 func (h *hub) list() (int64, error) {
 	ctx, cancel := context.WithTimeout(h.ctx, max(2*h.staleTimeout(), 5*time.Second))
 	defer cancel()
-	resp, err := h.cli.Get(ctx, h.key.prefix, clientv3.WithPrefix())
+	kvs, rev, err := watchresume.List(ctx, h.cli, watchresume.Prefix(h.key.prefix), watchresume.ListOptions{})
 	if err != nil {
 		return 0, fmt.Errorf("list %s: %w", h.key.prefix, err)
 	}
-	all := make([]Instance, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
+	all := make([]Instance, 0, len(kvs))
+	for _, kv := range kvs {
 		if inst, ok := h.decode(kv.Key, kv.Value); ok {
 			all = append(all, inst) // etcd returns keys, hence IDs, in order
 		}
@@ -207,9 +208,9 @@ func (h *hub) list() (int64, error) {
 	}
 	h.lastList = time.Now()
 	if old.Revision == 0 || !slices.EqualFunc(old.Instances, all, equalInstance) {
-		h.publish(all, resp.Header.Revision)
+		h.publish(all, rev)
 	} else {
-		h.advance(resp.Header.Revision)
+		h.advance(rev)
 	}
 	h.setErr(nil)
 	select {
@@ -217,7 +218,7 @@ func (h *hub) list() (int64, error) {
 	default:
 		close(h.ready)
 	}
-	return resp.Header.Revision, nil
+	return rev, nil
 }
 
 // follow applies the watch from rev+1 until it breaks, and says whether

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coordkit/coordkit/internal/backoff"
 	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/lease"
 )
 
 // supervise keeps the registration in etcd until Close: it waits for the
@@ -76,12 +77,23 @@ func (r *Registration) register(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("grant lease: %w", err)
 	}
+	// A lease granted over a connection that was slow to come back can be
+	// past its (conservative) deadline on arrival: one that cannot be
+	// trusted to live is not worth a put.
+	if err := usable(l); err != nil {
+		r.leases.invalidate(l)
+		return err
+	}
 	resp, err := r.cli.Put(ctx, r.key, string(r.value), clientv3.WithLease(l.ID()), clientv3.WithPrevKV())
 	if err != nil {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			r.leases.invalidate(l)
 		}
 		return fmt.Errorf("put %s with lease %x: %w", r.key, int64(l.ID()), err)
+	}
+	if err := usable(l); err != nil {
+		r.leases.invalidate(l)
+		return fmt.Errorf("put %s: %w", r.key, err)
 	}
 	r.lease, r.createRev = l, resp.Header.Revision
 	if resp.PrevKv != nil {
@@ -93,6 +105,17 @@ func (r *Registration) register(ctx context.Context) error {
 		r.log.Info("discovery: registered again", "key", r.key, "lease", fmt.Sprintf("%x", int64(l.ID())), "revision", resp.Header.Revision)
 	} else {
 		r.log.Info("discovery: registered", "key", r.key, "lease", fmt.Sprintf("%x", int64(l.ID())), "revision", resp.Header.Revision)
+	}
+	return nil
+}
+
+// usable reports why l cannot carry a registration, or nil.
+func usable(l *lease.Lease) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if d := l.Deadline(); !time.Now().Before(d) {
+		return fmt.Errorf("lease %x: %w: etcd's answers came too late to keep it (deadline %s)", int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
 	}
 	return nil
 }
