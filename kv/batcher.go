@@ -150,7 +150,7 @@ func (b *Batcher[T]) Put(ctx context.Context, key string, v T, opts ...PutOption
 	if err != nil {
 		return 0, err
 	}
-	r := b.do(ctx, &batchOp{key: full, put: true, data: string(data), lease: po.lease})
+	r := b.do(ctx, &batchOp{key: full, put: true, data: data, lease: po.lease})
 	return r.rev, r.err
 }
 
@@ -328,7 +328,7 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	resp, err := b.s.cli.Txn(clientv3.WithRequireLeader(ctx)).Then(txnOps...).Commit()
+	resp, err := b.s.cli.Txn(requireLeader(ctx)).Then(txnOps...).Commit()
 	cancel()
 	if err == nil {
 		for i, op := range ops {

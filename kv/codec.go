@@ -51,6 +51,18 @@ func (bytesCodec) Decode(data []byte) ([]byte, error) {
 	return data, nil
 }
 
+// encodeValue encodes v as the string a request carries. StringCodec values
+// go as they are, without the two copies of a []byte round trip.
+func encodeValue[T any](c Codec[T], key string, v T) (string, error) {
+	if _, ok := any(c).(stringCodec); ok {
+		if s, ok := any(v).(string); ok {
+			return s, nil
+		}
+	}
+	data, err := encode(c, key, v)
+	return string(data), err
+}
+
 // encode runs c.Encode, turning a failure or a panic into an error wrapping
 // ErrCodec that names the key.
 func encode[T any](c Codec[T], key string, v T) (data []byte, err error) {

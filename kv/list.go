@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/watchresume"
 )
@@ -24,7 +23,7 @@ func (s *Store[T]) List(ctx context.Context, opts ...ReadOption) ([]Entry[T], in
 		return nil, 0, err
 	}
 	if !ro.serializable {
-		ctx = clientv3.WithRequireLeader(ctx)
+		ctx = requireLeader(ctx)
 	}
 	kvs, rev, err := watchresume.List(ctx, s.cli, s.rng, watchresume.ListOptions{
 		Revision: ro.rev, PageSize: s.o.pageSize, Serializable: ro.serializable,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/coordkit/coordkit/internal/watchresume"
 )
@@ -62,24 +64,42 @@ func (s *Store[T]) Client() *clientv3.Client { return s.cli }
 
 // prepare validates a write of v under key and encodes it. nKeys is how often
 // the key appears in the request.
-func (s *Store[T]) prepare(op, key string, v T, nKeys int, opts []PutOption) (string, []byte, putOptions, error) {
-	po, err := putOpts(opts)
-	if err != nil {
-		return "", nil, po, err
+func (s *Store[T]) prepare(op, key string, v T, nKeys int, opts []PutOption) (string, string, putOptions, error) {
+	var po putOptions
+	if len(opts) > 0 {
+		var err error
+		if po, err = putOpts(opts); err != nil {
+			return "", "", po, err
+		}
 	}
 	if err := s.o.checkKey(op, s.prefix, key); err != nil {
-		return "", nil, po, err
+		return "", "", po, err
 	}
 	full := s.prefix + key
-	data, err := encode(s.codec, full, v)
+	data, err := encodeValue(s.codec, full, v)
 	if err != nil {
-		return "", nil, po, err
+		return "", "", po, err
 	}
 	if err := s.o.checkSize(op, full, nKeys, len(data)); err != nil {
-		return "", nil, po, err
+		return "", "", po, err
 	}
 	return full, data, po, nil
 }
+
+// requireLeader is clientv3.WithRequireLeader without its allocations in
+// the common case of a context without outgoing metadata: etcd then fails a
+// request at once, definitely not applied, when the member has no leader,
+// rather than letting it time out with an unknown outcome.
+func requireLeader(ctx context.Context) context.Context {
+	if _, ok := metadata.FromOutgoingContext(ctx); ok {
+		return requireLeader(ctx)
+	}
+	return metadata.NewOutgoingContext(ctx, requireLeaderMD)
+}
+
+// requireLeaderMD is shared and never modified (gRPC and clientv3 copy
+// outgoing metadata before changing it).
+var requireLeaderMD = metadata.Pairs(rpctypes.MetadataRequireLeaderKey, rpctypes.MetadataHasLeader)
 
 // Put stores v under key and returns the revision of the write (like
 // etcdctl put; WithLease like --lease).
@@ -95,7 +115,7 @@ func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) 
 	if ctx.Err() != nil {
 		return 0, notSent("put", full, ctx)
 	}
-	resp, err := s.cli.Put(clientv3.WithRequireLeader(ctx), full, string(data), po.clientOpts()...)
+	resp, err := s.cli.Put(requireLeader(ctx), full, data, po.clientOpts()...)
 	if err != nil {
 		return 0, writeErr("put", full, err)
 	}
@@ -114,7 +134,7 @@ func (s *Store[T]) Swap(ctx context.Context, key string, v T, opts ...PutOption)
 	if ctx.Err() != nil {
 		return nil, 0, notSent("swap", full, ctx)
 	}
-	resp, err := s.cli.Put(clientv3.WithRequireLeader(ctx), full, string(data), append(po.clientOpts(), clientv3.WithPrevKV())...)
+	resp, err := s.cli.Put(requireLeader(ctx), full, data, append(po.clientOpts(), clientv3.WithPrevKV())...)
 	if err != nil {
 		return nil, 0, writeErr("swap", full, err)
 	}
@@ -148,7 +168,7 @@ func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (Ent
 	if ro.serializable {
 		ops = append(ops, clientv3.WithSerializable())
 	} else {
-		ctx = clientv3.WithRequireLeader(ctx)
+		ctx = requireLeader(ctx)
 	}
 	resp, err := s.cli.Get(ctx, full, ops...)
 	if err != nil {
@@ -170,9 +190,9 @@ func (s *Store[T]) Create(ctx context.Context, key string, v T, opts ...PutOptio
 	if ctx.Err() != nil {
 		return 0, notSent("create", full, ctx)
 	}
-	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.CreateRevision(full), "=", 0)).
-		Then(clientv3.OpPut(full, string(data), po.clientOpts()...)).
+		Then(clientv3.OpPut(full, data, po.clientOpts()...)).
 		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
 		Commit()
 	if err != nil {
@@ -195,7 +215,7 @@ func (s *Store[T]) Delete(ctx context.Context, key string) (existed bool, rev in
 	if ctx.Err() != nil {
 		return false, 0, notSent("delete", full, ctx)
 	}
-	resp, err := s.cli.Delete(clientv3.WithRequireLeader(ctx), full)
+	resp, err := s.cli.Delete(requireLeader(ctx), full)
 	if err != nil {
 		return false, 0, writeErr("delete", full, err)
 	}
@@ -217,9 +237,9 @@ func (s *Store[T]) CompareAndSwap(ctx context.Context, key string, modRev int64,
 	if ctx.Err() != nil {
 		return 0, notSent("compare-and-swap", full, ctx)
 	}
-	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
-		Then(clientv3.OpPut(full, string(data), po.clientOpts()...)).
+		Then(clientv3.OpPut(full, data, po.clientOpts()...)).
 		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
 		Commit()
 	if err != nil {
@@ -245,7 +265,7 @@ func (s *Store[T]) CompareAndDelete(ctx context.Context, key string, modRev int6
 	if ctx.Err() != nil {
 		return 0, notSent("compare-and-delete", full, ctx)
 	}
-	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
 		Then(clientv3.OpDelete(full)).
 		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).

@@ -40,7 +40,7 @@ func (s *Store[T]) Update(ctx context.Context, key string, fn func(old T, exists
 	if fn == nil {
 		return Entry[T]{}, fmt.Errorf("kv: update %q: %w: nil update function", full, ErrInvalidArgument)
 	}
-	resp, err := s.cli.Get(clientv3.WithRequireLeader(ctx), full)
+	resp, err := s.cli.Get(requireLeader(ctx), full)
 	if err != nil {
 		return Entry[T]{}, fmt.Errorf("kv: update %q: read (nothing written): %w", full, err)
 	}
@@ -92,7 +92,7 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 	if err != nil {
 		return Entry[T]{}, 0, nil, fmt.Errorf("kv: update %q: update function failed (nothing written): %w", full, err)
 	}
-	data, err := encode(s.codec, full, v)
+	data, err := encodeValue(s.codec, full, v)
 	if err != nil {
 		return Entry[T]{}, 0, nil, err
 	}
@@ -110,9 +110,9 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 	if ctx.Err() != nil {
 		return Entry[T]{}, 0, nil, notSent("update", full, ctx)
 	}
-	resp, err := s.cli.Txn(clientv3.WithRequireLeader(ctx)).
+	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(cmp).
-		Then(clientv3.OpPut(full, string(data), putOpts...)).
+		Then(clientv3.OpPut(full, data, putOpts...)).
 		Else(clientv3.OpGet(full)).
 		Commit()
 	switch {
