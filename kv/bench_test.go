@@ -185,7 +185,10 @@ func BenchmarkPutKVOverRaw(b *testing.B) {
 		rawKeys := benchKeys(writers, "raw/")
 		kvKeys := benchKeys(writers, "")
 		raw := func(w, i int) error { _, err := cli.Put(ctx, rawKeys[w][i%benchKeysPerWriter], benchValue); return err }
-		typed := func(w, i int) error { _, err := store.Put(ctx, kvKeys[w][i%benchKeysPerWriter], benchValue); return err }
+		typed := func(w, i int) error {
+			_, err := store.Put(ctx, kvKeys[w][i%benchKeysPerWriter], benchValue)
+			return err
+		}
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			slice := max(writers, b.N/16)
 			var rawT, kvT time.Duration
