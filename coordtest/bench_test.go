@@ -142,3 +142,29 @@ func TestRSSChild(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKillMemberWithWatchers measures Member.Kill of a member that
+// clients hold watch streams on, then its Restart.
+func BenchmarkKillMemberWithWatchers(b *testing.B) {
+	c := coordtest.NewCluster(b, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var kill, restart []time.Duration
+	for b.Loop() {
+		m := c.Member(0)
+		for i := range 4 {
+			m.Client().Watch(ctx, fmt.Sprintf("w/%d", i))
+		}
+		if _, err := m.Client().Put(ctx, "w/0", "x"); err != nil { // streams are up
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		m.Kill()
+		kill = append(kill, time.Since(t0))
+		t1 := time.Now()
+		m.Restart()
+		restart = append(restart, time.Since(t1))
+	}
+	b.ReportMetric(pct(kill, 0.5), "kill-p50-ms")
+	b.ReportMetric(pct(restart, 0.5), "restart-p50-ms")
+}

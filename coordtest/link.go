@@ -33,7 +33,7 @@ func newLink(t testing.TB, target string) *Link {
 		t.Fatalf("coordtest: link: %v", err)
 	}
 	conns.setTarget(to.Host)
-	conns.setOpen()
+	conns.setOpen(true)
 	t.Cleanup(conns.close)
 	for attempt := 0; ; attempt++ {
 		port, err := freePort()

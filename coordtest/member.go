@@ -27,7 +27,12 @@ type Member struct {
 }
 
 func (m *Member) startNode() error {
-	ctx := starthook.With(context.Background(), func(*embed.Etcd) { m.relay.setOpen() })
+	ctx := starthook.With(context.Background(), func(*embed.Etcd) {
+		m.relay.setOpen(true)
+		if m.link != nil {
+			m.link.conns.setOpen(true)
+		}
+	})
 	n, err := coordkit.StartNode(ctx, m.cfg)
 	if err != nil {
 		return err
@@ -81,8 +86,15 @@ func (m *Member) halt(hard bool) {
 	if n == nil {
 		return
 	}
+	// A stopped process takes its client connections down with it. Cut
+	// them first: etcd's own stop otherwise waits, up to its request
+	// timeout (over 5 s), for open streams such as watches to finish.
+	if m.link != nil {
+		m.link.conns.setOpen(false)
+		m.link.conns.dropAll()
+	}
 	if hard {
-		// A crash takes the member's connections down with it.
+		// A crash takes the peer connections down too.
 		m.relay.dropAll()
 		n.Kill()
 	} else {

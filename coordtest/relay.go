@@ -42,14 +42,14 @@ func (r *relay) setTarget(addr string) {
 	r.mu.Unlock()
 }
 
-// setOpen switches forwarding on. Until then a connection is closed as soon
+// setOpen switches forwarding on or off. Until then a connection is closed as soon
 // as it is accepted: a member bootstrapping a new cluster asks its peers
 // whether it was bootstrapped before, and a peer that is itself still
 // bootstrapping would leave that question hanging for a second per peer,
 // while a closed connection is a quick "no".
-func (r *relay) setOpen() {
+func (r *relay) setOpen(open bool) {
 	r.mu.Lock()
-	r.open = true
+	r.open = open
 	r.mu.Unlock()
 }
 
