@@ -201,28 +201,38 @@ func encode(inst Instance) ([]byte, error) {
 // endpoints format. Metadata that is not a JSON object is ignored;
 // non-string values are kept as their JSON text.
 func decode(service, id string, value []byte) (Instance, error) {
-	var w struct {
-		Addr     string
-		Metadata json.RawMessage
+	// Fast path: coordkit's own values, whose metadata is all strings.
+	var fast wire
+	md := map[string]string(nil)
+	if json.Unmarshal(value, &fast) == nil {
+		md = fast.Metadata
+	} else {
+		var w struct {
+			Addr     string
+			Metadata json.RawMessage
+		}
+		if err := json.Unmarshal(value, &w); err != nil {
+			return Instance{}, fmt.Errorf("not an endpoints JSON value: %v", err)
+		}
+		fast.Addr = w.Addr
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(w.Metadata, &raw) == nil && len(raw) > 0 {
+			md = make(map[string]string, len(raw))
+			for k, v := range raw {
+				var s string
+				if json.Unmarshal(v, &s) != nil {
+					s = string(v)
+				}
+				md[k] = s
+			}
+		}
 	}
-	if err := json.Unmarshal(value, &w); err != nil {
-		return Instance{}, fmt.Errorf("not an endpoints JSON value: %v", err)
-	}
-	if w.Addr == "" {
+	if fast.Addr == "" {
 		return Instance{}, fmt.Errorf("no Addr")
 	}
-	inst := Instance{Service: service, ID: id, Addr: w.Addr}
-	var raw map[string]json.RawMessage
-	if json.Unmarshal(w.Metadata, &raw) != nil || len(raw) == 0 {
+	inst := Instance{Service: service, ID: id, Addr: fast.Addr}
+	if len(md) == 0 {
 		return inst, nil
-	}
-	md := make(map[string]string, len(raw))
-	for k, v := range raw {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			s = string(v)
-		}
-		md[k] = s
 	}
 	if v, ok := md[MetaVersion]; ok {
 		inst.Version = v
