@@ -240,15 +240,22 @@ func (h *hub) follow(rev int64) (heard bool, err error) {
 	defer tick.Stop()
 	last := time.Now() // of the last answer from etcd
 	var wch clientv3.WatchChan
+	var resync <-chan time.Time
 	pending := opened
 	for {
 		select {
 		case <-h.ctx.Done():
 			return heard, h.ctx.Err()
 		case <-h.resyncc:
-			if time.Since(h.lastList) >= minResync {
+			wait := minResync - time.Since(h.lastList)
+			if wait <= 0 {
 				return heard, errResync
 			}
+			if resync == nil { // too soon after a list: later, not never
+				resync = time.After(wait)
+			}
+		case <-resync:
+			return heard, errResync
 		case wch = <-pending:
 			opened <- wch // for the deferred wait
 			pending = nil

@@ -214,13 +214,12 @@ func TestResolverReportsErrorsAndResyncs(t *testing.T) {
 		return len(s) == 1 && len(addrsOf(s[0])) == 1 && addrsOf(s[0])[0] == "10.0.0.1:80"
 	})
 
-	// ResolveNow lists again (at most once a second).
+	// ResolveNow lists again: at once, or, right after a list, a second
+	// later; never not at all.
 	w := discovery.ResolverWatcher(r)
 	before := discovery.Relists(w)
-	require.Eventually(t, func() bool {
-		r.ResolveNow(resolver.ResolveNowOptions{})
-		return discovery.Relists(w) > before
-	}, wait, 50*time.Millisecond)
+	r.ResolveNow(resolver.ResolveNowOptions{})
+	require.Eventually(t, func() bool { return discovery.Relists(w) == before+1 }, wait, 20*time.Millisecond)
 
 	// A silent link: reported as stale, the addresses stay.
 	link.Blackhole()
