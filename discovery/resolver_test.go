@@ -219,7 +219,7 @@ func TestResolverReportsErrorsAndResyncs(t *testing.T) {
 	w := discovery.ResolverWatcher(r)
 	before := discovery.Relists(w)
 	r.ResolveNow(resolver.ResolveNowOptions{})
-	require.Eventually(t, func() bool { return discovery.Relists(w) == before+1 }, wait, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return discovery.Relists(w) > before }, wait, 20*time.Millisecond)
 
 	// A silent link: reported as stale, the addresses stay.
 	link.Blackhole()
