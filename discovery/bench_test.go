@@ -335,4 +335,3 @@ func BenchmarkKeepAliveLoad(b *testing.B) {
 		measure(b, nil)
 	})
 }
-

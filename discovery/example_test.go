@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc"
@@ -160,6 +161,7 @@ func ExampleWithLease() {
 		fmt.Println(err)
 		return
 	}
+	slices.Sort(info.Keys)
 	fmt.Println(info.Keys)
 	// Output: [coordkit/services/payments/10.0.0.7:8080 coordkit/services/refunds/10.0.0.7:8080]
 }

@@ -76,12 +76,13 @@ func joinHub(cli *clientv3.Client, ns, service string, o options, w *Watcher) *h
 	if h == nil {
 		h = &hub{
 			key: k, cli: cli, service: service,
-			log:     o.logger.With("service", service, "prefix", k.prefix),
-			done:    make(chan struct{}),
-			ready:   make(chan struct{}),
-			resyncc: make(chan struct{}, 1),
-			subs:    map[*Watcher]struct{}{},
-			err:     errNotLoaded,
+			log:        o.logger.With("service", service, "prefix", k.prefix),
+			done:       make(chan struct{}),
+			ready:      make(chan struct{}),
+			resyncc:    make(chan struct{}, 1),
+			subs:       map[*Watcher]struct{}{},
+			err:        errNotLoaded,
+			staleAfter: o.staleAfter,
 		}
 		h.snap.Store(&Snapshot{Service: service})
 		h.ctx, h.cancel = context.WithCancel(context.Background())
@@ -90,7 +91,7 @@ func joinHub(cli *clientv3.Client, ns, service string, o options, w *Watcher) *h
 	}
 	h.refs++
 	h.mu.Lock()
-	if h.staleAfter == 0 || o.staleAfter < h.staleAfter {
+	if o.staleAfter < h.staleAfter {
 		h.staleAfter = o.staleAfter
 	}
 	h.subs[w] = struct{}{}

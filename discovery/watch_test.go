@@ -151,14 +151,16 @@ func TestCompactionUnderLiveWatcher(t *testing.T) {
 	t.Parallel()
 	c := coordtest.NewCluster(t, 3)
 	ctx := ctxT(t, 3*wait)
-	cli := c.Member(0).Client()
+	leader := c.Leader()
+	victim := (leader + 1) % 3 // a follower: writes go on without an election
+	cli := c.Member(leader).Client()
 	for _, id := range []string{"a", "b", "c"} {
 		_, err := cli.Put(ctx, "coordkit/services/payments/"+id, `{"Op":0,"Addr":"`+id+`:80"}`)
 		require.NoError(t, err)
 	}
 	// A long stale timeout keeps the watcher from re-opening the watch
 	// itself: clientv3 resumes it.
-	w := watch(t, c.Member(2).Client(), "payments", discovery.WithStaleAfter(time.Minute))
+	w := watch(t, c.Member(victim).Client(), "payments", discovery.WithStaleAfter(time.Minute))
 	waitFor(t, w, "listing a, b, c", func(s discovery.Snapshot) bool { return len(s.Instances) == 3 })
 	relists := discovery.Relists(w)
 	var changes int
@@ -170,7 +172,7 @@ func TestCompactionUnderLiveWatcher(t *testing.T) {
 		}
 	}()
 
-	c.Member(2).Kill()
+	c.Member(victim).Kill()
 	_, err := cli.Delete(ctx, "coordkit/services/payments/b")
 	require.NoError(t, err)
 	_, err = cli.Put(ctx, "coordkit/services/payments/c", `{"Op":0,"Addr":"c:81"}`)
@@ -181,7 +183,7 @@ func TestCompactionUnderLiveWatcher(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "c"}, ids(w.Instances()), "the cache keeps its last snapshot")
 
-	c.Member(2).Restart()
+	c.Member(victim).Restart()
 	s := waitFor(t, w, "current: a, c at :81, d", func(s discovery.Snapshot) bool {
 		return slices.Equal(ids(s.Instances), []string{"a", "c", "d"}) && s.Instances[1].Addr == "c:81"
 	})
