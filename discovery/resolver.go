@@ -22,10 +22,11 @@ const Scheme = "coordkit"
 // Each resolver is a Watcher of the service, sharing the process's etcd
 // watch of it. It gives gRPC the addresses of the available instances
 // (draining ones are left out, so gRPC stops sending them new calls) as
-// they change, reports errors with cc.ReportError (not loaded yet, cache
-// stale, no instance at all; gRPC keeps using a previous good list when
-// one exists), and lists the service again when gRPC asks with
-// ResolveNow (at most once a second).
+// they change, reports errors with cc.ReportError (the first list failed,
+// the cache is stale, no instance at all; gRPC keeps using a previous good
+// list when it has one), and lists the service again when gRPC asks with
+// ResolveNow (at most once a second: a request sooner is served when the
+// second is up).
 //
 // gRPC balances with pick_first unless told otherwise; for round robin
 // across instances dial with
