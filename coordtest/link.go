@@ -71,12 +71,14 @@ func (l *Link) Endpoint() string { return l.endpoint }
 // Client is a gRPC client that reaches the member through this link.
 func (l *Link) Client() *clientv3.Client { return l.client }
 
-// Blackhole silently drops all traffic in both directions; connections
-// stay open, as with a pulled cable.
-func (l *Link) Blackhole() { l.srv.BlackholeTx(); l.srv.BlackholeRx() }
+// Blackhole stops all traffic in both directions, as a pulled cable
+// would: connections stay open and nothing gets through, on them or on new
+// ones, until Unblackhole. Nothing is lost: as TCP would retransmit, held
+// bytes flow once the link is back (use DropConnections to lose them).
+func (l *Link) Blackhole() { l.srv.PauseTx(); l.srv.PauseRx() }
 
 // Unblackhole lets traffic flow again.
-func (l *Link) Unblackhole() { l.srv.UnblackholeTx(); l.srv.UnblackholeRx() }
+func (l *Link) Unblackhole() { l.srv.UnpauseTx(); l.srv.UnpauseRx() }
 
 // Delay adds latency (± a random variation) to traffic in both directions.
 func (l *Link) Delay(latency, variation time.Duration) {
