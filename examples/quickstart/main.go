@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/kv"
+	"github.com/coordkit/coordkit/lease"
 )
 
 func main() {
@@ -50,6 +52,56 @@ func run() error {
 		return err
 	}
 	fmt.Printf("put greeting at revision %d, read back %q\n", put.Header.Revision, got.Kvs[0].Value)
+
+	// A typed store over a prefix, and a watch on it.
+	type Service struct {
+		Addr    string `json:"addr"`
+		Version string `json:"version"`
+	}
+	services, err := kv.New[Service](cli, "services")
+	if err != nil {
+		return err
+	}
+	watch, err := services.Watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer watch.Close()
+
+	// A lease kept alive in the background; the key goes when the lease does
+	// (like `etcdctl put name eric --lease ID`).
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	l.KeepAlive(ctx)
+	if _, err := services.Put(ctx, "api", Service{Addr: "127.0.0.1:8080", Version: "1.0"}, kv.WithLease(l.ID())); err != nil {
+		return err
+	}
+	ev := <-watch.Events()
+	fmt.Printf("watch saw %s %s -> %+v\n", ev.Type, ev.Entry.Key, ev.Entry.Value)
+	info, err := l.TimeToLive(ctx, true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lease %x: granted %v, keys %v\n", int64(l.ID()), info.GrantedTTL, info.Keys)
+
+	// Optimistic read-modify-write, retried on conflict.
+	if _, err := services.Update(ctx, "api", func(old Service, exists bool) (Service, error) {
+		old.Version = "1.1"
+		return old, nil
+	}); err != nil {
+		return err
+	}
+	if err := l.Revoke(ctx); err != nil { // deletes the key with the lease
+		return err
+	}
+	for ev := range watch.Events() {
+		fmt.Printf("watch saw %s %s\n", ev.Type, ev.Entry.Key)
+		if ev.Type == kv.EventDelete {
+			break
+		}
+	}
 
 	st, err := node.Status(ctx)
 	if err != nil {
