@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,8 +55,30 @@ type harness struct {
 	unknown  atomic.Int64 // writes whose outcome is unknown
 	notHeld  atomic.Int64 // fenced writes refused
 	progress atomic.Int64 // increments known to be applied
+	finished sync.Map     // worker → true once it made all its increments
 	faults   []atomic.Int64
 	errs     sync.Map // a sample of errors, by text
+	state    sync.Map // worker → what it is doing, for failure reports
+}
+
+func (hr *harness) at(w int, what string) {
+	hr.state.Store(w, time.Now().Format("15:04:05.000")+" "+what)
+}
+
+// dump reports what every worker was last doing.
+func (hr *harness) dump(t *testing.T) {
+	hr.state.Range(func(k, v any) bool {
+		t.Logf("worker %v: %v", k, v)
+		return true
+	})
+	t.Logf("faults per member %v", hr.faultCounts())
+	buf := make([]byte, 1<<22)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "lock_test.(*harness).worker") {
+			t.Logf("%s", g)
+		}
+	}
 }
 
 func newHarness(name string, fenced bool, members int) *harness {
@@ -62,7 +86,7 @@ func newHarness(name string, fenced bool, members int) *harness {
 }
 
 func (hr *harness) fault(w int, err error) {
-	hr.faults[w%hr.members].Add(1)
+	hr.faults[w%hr.members].Add(1) // workers 6 and 7 use every member: counted as 0 and 1
 	hr.errs.LoadOrStore(err.Error(), w)
 }
 
@@ -83,8 +107,15 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("worker %d after %d increments: %w", w, done, err)
 		}
-		h, err := m.Lock(ctx)
+		hr.at(w, fmt.Sprintf("locking (%d done)", done))
+		// Bound each attempt, as an application would: a Lock on a member
+		// that cannot reach its cluster waits (etcd's client retries a
+		// lease grant on "request timed out") until its context ends.
+		lctx, cancel := context.WithTimeout(ctx, 4*ttl)
+		h, err := m.Lock(lctx)
+		cancel()
 		if err != nil {
+			hr.at(w, "lock failed: "+err.Error())
 			hr.fault(w, err)
 			select { // pace retries while etcd is unreachable
 			case <-time.After(20 * time.Millisecond):
@@ -96,7 +127,9 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 		lost := make(chan time.Time, 1)
 		stop := context.AfterFunc(h.Context(), func() { lost <- time.Now() })
 
+		hr.at(w, fmt.Sprintf("incrementing with token %d", h.Token()))
 		ok := hr.increment(ctx, w, cli, h, done, pause)
+		hr.at(w, fmt.Sprintf("unlocking token %d (incremented: %v)", h.Token(), ok))
 
 		end := time.Now()
 		if !stop() {
@@ -118,6 +151,7 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 			hr.progress.Add(1)
 		}
 	}
+	hr.finished.Store(w, true)
 	return nil
 }
 
@@ -239,13 +273,25 @@ func (hr *harness) faultCounts() []int64 {
 	return out
 }
 
-// waitProgress waits until at least n increments are known applied.
-func (hr *harness) waitProgress(t *testing.T, n int64, failed <-chan struct{}) {
+// waitProgress waits until at least n increments are known applied, or
+// every worker for which others is true has finished (workers cut off by
+// a fault cannot progress; the others may finish first).
+func (hr *harness) waitProgress(t *testing.T, n int64, workers int, others func(w int) bool, failed <-chan struct{}) {
 	t.Helper()
 	deadline := time.After(2 * time.Minute)
 	for hr.progress.Load() < n {
+		allDone := true
+		for w := range workers {
+			if _, ok := hr.finished.Load(w); others(w) && !ok {
+				allDone = false
+			}
+		}
+		if allDone {
+			return
+		}
 		select {
 		case <-deadline:
+			hr.dump(t)
 			t.Fatalf("no progress: %d of %d increments", hr.progress.Load(), n)
 		case <-failed:
 			return

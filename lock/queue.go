@@ -101,7 +101,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (*Held, error) {
 				q.abandon(ctx, l, fence{key: key, rev: rev})
 				return nil, fmt.Errorf("%w: lock %q", ErrLocked, q.s.name)
 			}
-			if err := q.wait(ctx, l, key, rev, next, rev); err != nil {
+			if err := q.wait(ctx, l, key, rev, next); err != nil {
 				q.abandon(ctx, l, fence{key: key, rev: rev})
 				return nil, err
 			}
@@ -153,38 +153,130 @@ func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *
 	}
 	wctx, stop := q.bound(ctx, l, "", 0)
 	defer stop()
-	_, err := q.watchDelete(wctx, target{key: key}, resp.Header.Revision)
-	return q.waitErr(wctx, l, err)
+	w, err := q.watch(wctx, target{key: key})
+	if err != nil {
+		return q.waitErr(wctx, l, err)
+	}
+	defer w.stop()
+	// Watch first, then look: a deletion in between is not missed.
+	get, err := q.s.cli.Get(wctx, key)
+	if err != nil {
+		return q.waitErr(wctx, l, err)
+	}
+	if len(get.Kvs) == 0 || get.Kvs[0].CreateRevision != kvs[0].CreateRevision {
+		return nil
+	}
+	if !w.deleted(wctx) && wctx.Err() == nil {
+		// The watch broke (lost leader): pause before trying again.
+		pause := time.NewTimer(backoff.Policy{Initial: 50 * time.Millisecond}.Delay(0))
+		defer pause.Stop()
+		select {
+		case <-pause.C:
+		case <-wctx.Done():
+		}
+	}
+	if wctx.Err() != nil {
+		return q.waitErr(wctx, l, wctx.Err())
+	}
+	return nil
 }
 
-// wait blocks until the key created at rev holds; next is the first thing
-// to watch, from revision from.
-func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64, next target, from int64) error {
+// wait blocks until the key created at rev holds; next is the first key
+// (or prefix) to watch for a deletion.
+//
+// Each round registers the watch first and then checks: a deletion before
+// the check is seen by the check, one after it by the watch. A watch that
+// starts at a past revision instead would be served by etcd's catch-up
+// loop, which runs every 100 ms, and every hand-off that raced the watch's
+// creation would pay for it.
+func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64, next target) error {
 	wctx, stop := q.bound(ctx, l, key, rev)
 	defer stop()
 	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
 	for {
-		deleted, err := q.watchDelete(wctx, next, from)
+		w, err := q.watch(wctx, next)
 		if err != nil {
-			return q.waitErr(wctx, l, err)
-		}
-		if !deleted {
-			// The watch broke (lost leader, compaction): check again, but
-			// not in a tight loop.
-			if err := retry.Wait(wctx); err != nil {
+			if wctx.Err() != nil {
 				return q.waitErr(wctx, l, err)
 			}
-		} else {
-			retry.Reset()
+			if err := retry.Wait(wctx); err != nil { // watch refused (no leader): not in a tight loop
+				return q.waitErr(wctx, l, err)
+			}
+			continue
 		}
-		held, t, hdr, err := q.check(wctx, l, key, rev)
-		if err != nil {
+		held, t, _, err := q.check(wctx, l, key, rev)
+		if err != nil || held || t != next {
+			w.stop()
+			if err != nil {
+				return q.waitErr(wctx, l, err)
+			}
+			if held {
+				return nil
+			}
+			next = t // someone else is nearest now: watch them instead
+			continue
+		}
+		deleted := w.deleted(wctx)
+		w.stop()
+		if wctx.Err() != nil {
+			return q.waitErr(wctx, l, wctx.Err())
+		}
+		if deleted {
+			retry.Reset()
+		} else if err := retry.Wait(wctx); err != nil { // the watch broke
 			return q.waitErr(wctx, l, err)
 		}
-		if held {
-			return nil
+	}
+}
+
+// deletion is a registered watch for deletions of a target.
+type deletion struct {
+	ch   clientv3.WatchChan
+	stop context.CancelFunc
+}
+
+// watch registers a watch for deletions of t from now on, and returns once
+// etcd has confirmed it.
+func (q *queue) watch(ctx context.Context, t target) (*deletion, error) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	opts := []clientv3.OpOption{clientv3.WithCreatedNotify(), clientv3.WithFilterPut()}
+	if t.prefix {
+		opts = append(opts, clientv3.WithPrefix())
+	}
+	ch := q.s.cli.Watch(wctx, t.key, opts...)
+	select {
+	case resp, ok := <-ch:
+		if ok && resp.Created && resp.Err() == nil {
+			return &deletion{ch: ch, stop: cancel}, nil
 		}
-		next, from = t, hdr
+		cancel()
+		if !ok {
+			return nil, errors.New("watch closed before it was created")
+		}
+		if err := resp.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("watch not created")
+	case <-ctx.Done():
+		cancel()
+		return nil, ctx.Err()
+	}
+}
+
+// deleted waits for a deletion; false means the watch broke or ctx ended.
+func (d *deletion) deleted(ctx context.Context) bool {
+	for {
+		select {
+		case resp, ok := <-d.ch:
+			if !ok || resp.Err() != nil || resp.Canceled {
+				return false
+			}
+			if len(resp.Events) > 0 {
+				return true
+			}
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -219,29 +311,6 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 			}
 		}
 	}
-}
-
-// watchDelete waits for a deletion of t after revision from. It reports
-// false, without error, if the watch broke first.
-func (q *queue) watchDelete(ctx context.Context, t target, from int64) (bool, error) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	opts := []clientv3.OpOption{clientv3.WithRev(from + 1), clientv3.WithFilterPut()}
-	if t.prefix {
-		opts = append(opts, clientv3.WithPrefix())
-	}
-	for resp := range q.s.cli.Watch(wctx, t.key, opts...) {
-		if resp.Err() != nil || resp.Canceled {
-			break
-		}
-		if len(resp.Events) > 0 {
-			return true, nil
-		}
-	}
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	return false, nil
 }
 
 // bound derives a context that also ends, with an ErrSessionExpired

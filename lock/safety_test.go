@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -58,33 +59,43 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 
 	total := int64(workers * iters)
+	all := func(int) bool { return true }
+	notOn := func(m int) func(int) bool { // workers not tied to member m
+		return func(w int) bool { return w >= 6 || w%3 != m }
+	}
 	faultSeen := func(m int, since int64) func() bool {
 		return func() bool { return hr.faults[m].Load() > since }
 	}
 
 	// Kill the leader once a quarter of the work is done; restart it
 	// after its workers have felt it and the others made progress.
-	hr.waitProgress(t, total/4, failed)
+	hr.waitProgress(t, total/4, workers, all, failed)
 	killed := c.Leader()
 	before := hr.faults[killed].Load()
 	c.Member(killed).Kill()
-	t.Logf("killed %v at %d increments", c.Member(killed), hr.progress.Load())
-	require.Eventually(t, faultSeen(killed, before), within, 10*time.Millisecond, "no worker noticed the kill")
-	hr.waitProgress(t, hr.progress.Load()+total/16, failed)
+	t.Logf("%s killed %v at %d increments", time.Now().Format("15:04:05.000"), c.Member(killed), hr.progress.Load())
+	if !assert.Eventually(t, faultSeen(killed, before), within, 10*time.Millisecond, "no worker noticed the kill") {
+		hr.dump(t)
+		t.FailNow()
+	}
+	hr.waitProgress(t, hr.progress.Load()+total/16, workers, notOn(killed), failed)
 	c.Member(killed).Restart()
-	t.Logf("restarted %v at %d increments", c.Member(killed), hr.progress.Load())
+	t.Logf("%s restarted %v at %d increments", time.Now().Format("15:04:05.000"), c.Member(killed), hr.progress.Load())
 
 	// Partition a member from the others at half way; heal after its
 	// workers have felt it and the majority made progress.
-	hr.waitProgress(t, total/2, failed)
+	hr.waitProgress(t, total/2, workers, all, failed)
 	cut := (c.Leader() + 1) % 3
 	before = hr.faults[cut].Load()
 	c.Partition(cut)
-	t.Logf("partitioned %v at %d increments", c.Member(cut), hr.progress.Load())
-	require.Eventually(t, faultSeen(cut, before), within, 10*time.Millisecond, "no worker noticed the partition")
-	hr.waitProgress(t, hr.progress.Load()+total/16, failed)
+	t.Logf("%s partitioned %v at %d increments", time.Now().Format("15:04:05.000"), c.Member(cut), hr.progress.Load())
+	if !assert.Eventually(t, faultSeen(cut, before), within, 10*time.Millisecond, "no worker noticed the partition") {
+		hr.dump(t)
+		t.FailNow()
+	}
+	hr.waitProgress(t, hr.progress.Load()+total/16, workers, notOn(cut), failed)
 	c.Heal()
-	t.Logf("healed at %d increments", hr.progress.Load())
+	t.Logf("%s healed at %d increments", time.Now().Format("15:04:05.000"), hr.progress.Load())
 
 	wg.Wait()
 	close(errs)

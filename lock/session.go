@@ -23,6 +23,8 @@ type session struct {
 	name string
 	o    *options
 
+	granting chan struct{} // held while granting own
+
 	mu      sync.Mutex
 	own     *lease.Lease // granted by this handle; nil before the first acquisition
 	closed  bool
@@ -45,35 +47,64 @@ func (f fence) cmp() clientv3.Cmp {
 }
 
 func newSession(cli *clientv3.Client, name string, o *options) *session {
-	return &session{cli: cli, name: name, o: o, pending: map[fence]struct{}{}}
+	return &session{cli: cli, name: name, o: o, granting: make(chan struct{}, 1), pending: map[fence]struct{}{}}
 }
 
 // lease returns a live lease for a new acquisition: the shared one, or the
 // handle's own, granted now if there is none or the last one was lost.
 func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+	if l, ok, err := s.current(); ok || err != nil {
+		return l, err
 	}
-	if s.o.shared {
-		l := s.o.lease
-		if err := l.Err(); err != nil {
-			return nil, fmt.Errorf("%w: lock %q: the shared lease %x is gone (%w); grant a new lease and make a new handle", ErrSessionExpired, s.name, int64(l.ID()), err)
-		}
-		l.KeepAlive(context.Background()) // a no-op if already running
-		return l, nil
+	// One grant at a time, without holding mu, so that Close is never
+	// stuck behind a grant waiting for an unreachable cluster.
+	select {
+	case s.granting <- struct{}{}:
+		defer func() { <-s.granting }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("lock %q: %w", s.name, context.Cause(ctx))
 	}
-	if s.own != nil && s.own.Err() == nil {
-		return s.own, nil
+	if l, ok, err := s.current(); ok || err != nil {
+		return l, err // granted by another caller meanwhile
 	}
 	l, err := lease.Grant(ctx, s.cli, s.o.ttl)
 	if err != nil {
 		return nil, fmt.Errorf("lock %q: %w", s.name, err)
 	}
-	l.KeepAlive(context.Background())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		_ = l.Revoke(rctx)
+		return nil, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+	}
 	s.own = l
+	s.mu.Unlock()
+	l.KeepAlive(context.Background())
 	return l, nil
+}
+
+// current returns the lease to use if there is a live one (ok), or an
+// error if there can be none.
+func (s *session) current() (*lease.Lease, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+	}
+	if s.o.shared {
+		l := s.o.lease
+		if err := l.Err(); err != nil {
+			return nil, false, fmt.Errorf("%w: lock %q: the shared lease %x is gone (%w); grant a new lease and make a new handle", ErrSessionExpired, s.name, int64(l.ID()), err)
+		}
+		l.KeepAlive(context.Background()) // a no-op if already running
+		return l, true, nil
+	}
+	if s.own != nil && s.own.Err() == nil {
+		return s.own, true, nil
+	}
+	return nil, false, nil
 }
 
 // leaseGone is told that etcd no longer has l, so the next acquisition
