@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/discovery"
@@ -31,11 +33,14 @@ func TestPartitionLongerThanTTLThenHeal(t *testing.T) {
 	require.True(t, errors.Is(lost.Err, lease.ErrDeadlinePassed) || errors.Is(lost.Err, lease.ErrExpired), "lost because: %v", lost.Err)
 	waitFor(t, w, "p1 expired on the majority side", hasNot("p1"))
 	require.Equal(t, discovery.Lost, reg.State(), "no registration without a quorum")
+	// A change made while lost is written when the instance is back.
+	require.NoError(t, reg.Update(ctxT(t, wait), func(i *discovery.Instance) { i.Version = "v2" }))
 
 	healed := time.Now()
 	c.Heal()
 	back := waitState(t, reg, discovery.Registered)
-	waitFor(t, w, "p1 back", has("p1"))
+	s := waitFor(t, w, "p1 back", has("p1"))
+	require.Equal(t, "v2", s.Instances[0].Version)
 	t.Logf("instance back in the other member's cache %v after the heal (TTL %v)", time.Since(healed).Round(time.Millisecond), ttl)
 	require.NotEqual(t, first.Lease, back.Lease, "a new lease: the old one expired")
 }
@@ -79,4 +84,24 @@ func TestEtcdRestart(t *testing.T) {
 	require.Len(t, resp.Kvs, 1)
 	require.Equal(t, int64(reg.Lease()), resp.Kvs[0].Lease)
 	require.True(t, has("p1")(w.Snapshot()))
+}
+
+// Closing the etcd client under a registration and a watcher is reported,
+// not hidden: both say ErrClientClosed, and their loops end.
+func TestClientClosedUnderfoot(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: n.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	require.NoError(t, err)
+	reg := register(t, cli, discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}, discovery.WithTTL(time.Second))
+	w := watch(t, cli, "payments")
+	waitState(t, reg, discovery.Registered)
+	require.NoError(t, cli.Close())
+
+	require.Eventually(t, func() bool { return errors.Is(reg.Err(), discovery.ErrClientClosed) }, wait, 20*time.Millisecond,
+		"registration error: %v", reg.Err())
+	require.Equal(t, discovery.Lost, reg.State())
+	waitFor(t, w, "reporting the closed client", func(discovery.Snapshot) bool { return errors.Is(w.Err(), discovery.ErrClientClosed) })
+	require.True(t, has("p1")(w.Snapshot()), "the last snapshot stays")
+	require.ErrorIs(t, reg.Close(ctxT(t, wait)), discovery.ErrClientClosed, "nothing can be deleted through a closed client")
 }

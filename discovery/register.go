@@ -176,6 +176,9 @@ func (r *Registration) Update(ctx context.Context, fn func(*Instance)) error {
 	if r.states.get().State != Registered {
 		return nil
 	}
+	if r.cli.Ctx().Err() != nil {
+		return fmt.Errorf("discovery: update %s: %w", next, ErrClientClosed)
+	}
 	resp, err := r.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.lease.ID())).
 		Then(clientv3.OpPut(r.key, string(value), clientv3.WithLease(r.lease.ID()))).
@@ -250,6 +253,9 @@ func (r *Registration) Close(ctx context.Context) error {
 // deregister deletes the key if it is attached to a lease of this
 // registration, then releases the leases. Called with writeMu held.
 func (r *Registration) deregister(ctx context.Context) error {
+	if r.cli.Ctx().Err() != nil {
+		return ErrClientClosed
+	}
 	var errs []error
 	seen := map[clientv3.LeaseID]bool{}
 	for _, l := range []*lease.Lease{r.lease, r.leases.last()} {
