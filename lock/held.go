@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -98,7 +99,8 @@ func (h *Held) Err() error {
 	case errors.Is(cause, ErrReleased):
 		return ErrReleased
 	case errors.Is(cause, keyguard.ErrKeyGone):
-		return fmt.Errorf("%w: lock %q: %w (%v)", ErrLost, h.s.name, ErrKeyDeleted, cause)
+		detail := strings.TrimPrefix(cause.Error(), keyguard.ErrKeyGone.Error())
+		return fmt.Errorf("%w: lock %q: %w%s", ErrLost, h.s.name, ErrKeyDeleted, detail)
 	default:
 		return fmt.Errorf("%w: lock %q: %w", ErrLost, h.s.name, cause)
 	}
