@@ -11,9 +11,8 @@ import (
 // Do runs fn while holding the lock called name, then unlocks: the library
 // form of `etcdctl lock name <command>`. fn gets the fencing token and a
 // context that is cancelled if ctx ends or the hold is lost, with the
-// reason as its cause; fn should stop promptly then, and should make its
-// etcd writes fenced (Held.Do is not at hand here: compare the lock key's
-// create revision with token, or use NewMutex for the Held).
+// reason as its cause; fn should stop promptly then. For fenced etcd
+// writes, HeldFrom(ctx) returns the hold (Held.Do, Held.Txn).
 //
 // Do grants a lease for this run (WithTTL) or uses WithLease. Its error
 // joins fn's error, an error wrapping ErrLost if the hold was lost before
@@ -44,10 +43,19 @@ func Do(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx cont
 		err = errors.Join(err, h.Unlock(cctx))
 	}()
 
-	fctx, cancel := context.WithCancelCause(ctx)
+	fctx, cancel := context.WithCancelCause(context.WithValue(ctx, heldKey{}, h))
 	defer cancel(nil)
 	stop := context.AfterFunc(h.Context(), func() { cancel(h.Err()) })
 	defer stop()
 	ferr := fn(fctx, h.Token())
 	return errors.Join(ferr, h.Err())
+}
+
+type heldKey struct{}
+
+// HeldFrom returns the hold that Do runs its function under, from the
+// context Do gives the function; nil for any other context.
+func HeldFrom(ctx context.Context) *Held {
+	h, _ := ctx.Value(heldKey{}).(*Held)
+	return h
 }

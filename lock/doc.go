@@ -29,15 +29,19 @@
 //     sharing a Mutex take turns in-process, and a second handle sharing a
 //     lease waits instead of believing it holds the first one's key.
 //
+// Always Unlock a Held, even after a loss (it is then harmless), and Close
+// handles when done: a handle keeps its lease alive until then.
+//
 // # Layout and interoperability
 //
 // A Mutex named "name" uses the layout of etcd's concurrency.Mutex: a key
 // name/<lease ID in hex> per contender, attached to its lease, ordered by
 // create revision, the oldest holding. So coordkit, `etcdctl lock name`
 // and any concurrency.Mutex user exclude each other. RWMutex uses
-// name/read/ and name/write/, Semaphore name/holders/ and name/limit; give
-// locks of different kinds different names, and do not name one lock with
-// another's name plus a slash.
+// name/read/ and name/write/, Semaphore name/holders/ and name/limit. Give
+// locks of different kinds different names, and do not nest names: a Mutex
+// "jobs" would count the keys of a lock "jobs/nightly" as contenders ahead
+// of it (as etcd's own Mutex does).
 //
 // # Leases
 //

@@ -255,10 +255,19 @@ func TestDo(t *testing.T) {
 		if len(keys) != 1 {
 			return fmt.Errorf("keys %v", keys)
 		}
-		return nil
+		h := lock.HeldFrom(ctx)
+		if h == nil || h.Token() != tok || h.Key() != keys[0] {
+			return fmt.Errorf("HeldFrom gave %+v", h)
+		}
+		_, err := h.Do(ctx, clientv3.OpPut("do-result", "done"))
+		return err
 	}, lock.WithTTL(2*time.Second))
 	require.NoError(t, err)
 	require.Positive(t, token)
+	require.Nil(t, lock.HeldFrom(ctx))
+	got, err := cli.Get(ctx, "do-result")
+	require.NoError(t, err)
+	require.Equal(t, "done", string(got.Kvs[0].Value))
 	require.Empty(t, keysUnder(t, cli, "do/"), "unlocked after")
 
 	// fn's error comes back; the lock is released anyway.

@@ -204,7 +204,7 @@ func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64,
 			}
 			continue
 		}
-		held, t, _, err := q.check(wctx, l, key, rev)
+		held, t, err := q.check(wctx, l, key, rev)
 		if err != nil || held || t != next {
 			w.stop()
 			if err != nil {
@@ -282,7 +282,7 @@ func (d *deletion) deleted(ctx context.Context) bool {
 
 // check asks whether the key created at rev holds yet, retrying reads that
 // fail for transient reasons.
-func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64) (bool, target, int64, error) {
+func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64) (bool, target, error) {
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", rev)}, q.conds...)
 	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
 	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
@@ -290,24 +290,24 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 		resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(q.blockers(rev - 1)).Else(els...).Commit()
 		if err != nil {
 			if !transient(err) || ctx.Err() != nil {
-				return false, target{}, 0, err
+				return false, target{}, err
 			}
 			if werr := retry.Wait(ctx); werr != nil {
-				return false, target{}, 0, werr
+				return false, target{}, werr
 			}
 			continue
 		}
 		if resp.Succeeded {
 			held, t := q.turn(resp.Responses[0].GetResponseRange())
-			return held, t, resp.Header.Revision, nil
+			return held, t, nil
 		}
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].CreateRevision != rev {
-			return false, target{}, 0, fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
+			return false, target{}, fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
 				ErrSessionExpired, q.s.name, key, int64(l.ID()))
 		}
 		if q.rejected != nil {
 			if _, err := q.rejected(ctx, resp.Responses[1:]); err != nil {
-				return false, target{}, 0, err
+				return false, target{}, err
 			}
 		}
 	}
