@@ -292,3 +292,43 @@ func TestDo(t *testing.T) {
 	require.ErrorIs(t, err, lock.ErrLost)
 	require.ErrorIs(t, err, lock.ErrKeyDeleted)
 }
+
+// An Unlock that fails (etcd unreachable) leaves the key; retrying Unlock
+// removes it, and so does the handle's next Lock if nobody retries.
+func TestFailedUnlockIsFinishedLater(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := ctxFor(t)
+	a := newMutex(t, link.Client(), "unlock-fails", lock.WithTTL(10*time.Second))
+	b := newMutex(t, n.Client(), "unlock-fails")
+
+	for _, retry := range []bool{true, false} {
+		h, err := a.Lock(ctx)
+		require.NoError(t, err)
+		link.Blackhole()
+		uctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		require.Error(t, h.Unlock(uctx), "etcd is unreachable")
+		cancel()
+		link.Unblackhole()
+		require.Equal(t, []string{h.Key()}, keysUnder(t, n.Client(), "unlock-fails/"), "the key is still there")
+		_, err = b.TryLock(ctx)
+		require.ErrorIs(t, err, lock.ErrLocked)
+
+		if retry {
+			require.NoError(t, eventually(t, func() error { return h.Unlock(ctx) }))
+			require.Empty(t, keysUnder(t, n.Client(), "unlock-fails/"))
+			continue
+		}
+		// Nobody retries: the handle's next Lock deletes the old key
+		// (fenced on its revision) before queueing again.
+		var h2 *lock.Held
+		require.NoError(t, eventually(t, func() (err error) { h2, err = a.Lock(ctx); return err }))
+		require.Greater(t, h2.Token(), h.Token())
+		require.Equal(t, []string{h2.Key()}, keysUnder(t, n.Client(), "unlock-fails/"))
+		require.NoError(t, h.Unlock(ctx), "the stale hold's Unlock does not touch the new hold")
+		require.NoError(t, h2.Err())
+		require.Equal(t, []string{h2.Key()}, keysUnder(t, n.Client(), "unlock-fails/"))
+		require.NoError(t, h2.Unlock(ctx))
+	}
+}
