@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -39,14 +40,27 @@ func NewMutex(cli *clientv3.Client, name string, opts ...Option) (*Mutex, error)
 	s := newSession(cli, name, o)
 	pfx := name + "/"
 	m := &Mutex{name: name, s: s, slot: make(chan struct{}, 1)}
-	m.q = &queue{
-		s:        s,
-		key:      func(id clientv3.LeaseID) string { return fmt.Sprintf("%s%x", pfx, int64(id)) },
+	var last atomic.Pointer[leaseKey] // the key changes only with the lease
+	m.q = (&queue{
+		s: s,
+		key: func(id clientv3.LeaseID) string {
+			if k := last.Load(); k != nil && k.id == id {
+				return k.key
+			}
+			k := &leaseKey{id: id, key: fmt.Sprintf("%s%x", pfx, int64(id))}
+			last.Store(k)
+			return k.key
+		},
 		fixedKey: true,
 		blockers: func(maxRev int64) clientv3.Op { return lastBefore(pfx, maxRev) },
 		turn:     waitForLast,
-	}
+	}).init()
 	return m, nil
+}
+
+type leaseKey struct {
+	id  clientv3.LeaseID
+	key string
 }
 
 // lastBefore reads the newest key under pfx created at or before maxRev

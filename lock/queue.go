@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -47,6 +48,8 @@ type queue struct {
 	conds    []clientv3.Cmp
 	condOps  []clientv3.Op
 	rejected func(ctx context.Context, resps []*pb.ResponseOp) (failed bool, err error)
+
+	ahead clientv3.Op // blockers(0), built once
 }
 
 // errLeaseGone marks a create etcd refused because the lease is gone.
@@ -56,6 +59,12 @@ var errLeaseGone = errors.New("etcd no longer has the lease")
 type target struct {
 	key    string
 	prefix bool
+}
+
+// init completes a queue once its fields are set.
+func (q *queue) init() *queue {
+	q.ahead = q.blockers(0)
+	return q
 }
 
 // acquire takes a place in the queue and, unless try, waits for its turn.
@@ -119,7 +128,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (*Held, error) {
 // of it in the same txn.
 func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (*clientv3.TxnResponse, error) {
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, q.conds...)
-	then := []clientv3.Op{q.blockers(0), clientv3.OpPut(key, nonce, clientv3.WithLease(l.ID()))}
+	then := []clientv3.Op{q.ahead, clientv3.OpPut(key, nonce, clientv3.WithLease(l.ID()))}
 	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
 	resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err == nil {
@@ -373,9 +382,12 @@ func (q *queue) abandon(ctx context.Context, l *lease.Lease, f fence) {
 	if l.Err() != nil {
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	_ = q.s.remove(cctx, f) // on failure it is owed and logged
+	if ctx.Err() != nil { // the caller gave up; the cleanup is still due
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		ctx = cctx
+	}
+	_ = q.s.remove(ctx, f) // on failure it is owed and logged
 }
 
 // transient reports whether a failed read is worth retrying.
@@ -395,7 +407,10 @@ func transient(err error) bool {
 // newNonce is the value an acquisition writes into its key, so that a
 // create whose outcome is unknown can still be cleaned up by value.
 func newNonce() string {
-	return fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+	b := make([]byte, 0, 32)
+	b = strconv.AppendUint(b, rand.Uint64(), 16)
+	b = strconv.AppendUint(b, rand.Uint64(), 16)
+	return string(b)
 }
 
 // randomKey is a key under pfx for lease id that no other acquisition

@@ -34,18 +34,18 @@ func NewRWMutex(cli *clientv3.Client, name string, opts ...Option) (*RWMutex, er
 	s := newSession(cli, name, o)
 	all, readers, writers := name+"/", name+"/read/", name+"/write/"
 	rw := &RWMutex{name: name, s: s}
-	rw.read = &queue{
+	rw.read = (&queue{
 		s:        s,
 		key:      func(id clientv3.LeaseID) string { return randomKey(readers, id) },
 		blockers: func(maxRev int64) clientv3.Op { return lastBefore(writers, maxRev) },
 		turn:     waitForLast,
-	}
-	rw.write = &queue{
+	}).init()
+	rw.write = (&queue{
 		s:        s,
 		key:      func(id clientv3.LeaseID) string { return randomKey(writers, id) },
 		blockers: func(maxRev int64) clientv3.Op { return lastBefore(all, maxRev) },
 		turn:     waitForLast,
-	}
+	}).init()
 	return rw, nil
 }
 

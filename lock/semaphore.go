@@ -45,7 +45,7 @@ func NewSemaphore(cli *clientv3.Client, name string, n int, opts ...Option) (*Se
 	holders := name + "/holders/"
 	sem := &Semaphore{name: name, n: n, limitKey: name + "/limit", s: s}
 	want := strconv.Itoa(n)
-	sem.q = &queue{
+	sem.q = (&queue{
 		s:   s,
 		key: func(id clientv3.LeaseID) string { return randomKey(holders, id) },
 		blockers: func(maxRev int64) clientv3.Op {
@@ -67,7 +67,7 @@ func NewSemaphore(cli *clientv3.Client, name string, n int, opts ...Option) (*Se
 		conds:    []clientv3.Cmp{clientv3.Compare(clientv3.Value(sem.limitKey), "=", want)},
 		condOps:  []clientv3.Op{clientv3.OpGet(sem.limitKey)},
 		rejected: sem.rejected,
-	}
+	}).init()
 	return sem, nil
 }
 
