@@ -223,6 +223,11 @@ func TestWaiterCutOffReturnsSessionExpired(t *testing.T) {
 	require.NoError(t, err)
 	ch := async(func() (*lock.Held, error) { return b.Lock(ctx) })
 	waitKeys(t, n.Client(), "waiter-cut/", 2)
+	// The waiter's key is in etcd; let the answer to its enqueue reach it
+	// too (a later round trip on the same connection), so the cut finds it
+	// waiting rather than with an enqueue of unknown outcome.
+	_, err = link.Client().Get(ctx, "waiter-cut/")
+	require.NoError(t, err)
 	link.Blackhole()
 	r := await(t, ch)
 	require.ErrorIs(t, r.err, lock.ErrSessionExpired)
