@@ -1,6 +1,8 @@
 package discovery
 
 import (
+	"github.com/coordkit/coordkit/internal/etcderr"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +10,6 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/coordkit/coordkit/internal/backoff"
 	"github.com/coordkit/coordkit/internal/keyguard"
@@ -155,14 +155,5 @@ func permanent(err error) bool {
 	if errors.Is(err, ErrClientClosed) || errors.Is(err, ErrClosed) {
 		return true
 	}
-	code := status.Code(err)
-	var ee rpctypes.EtcdError
-	if errors.As(err, &ee) {
-		code = ee.Code()
-	}
-	switch code {
-	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated:
-		return true
-	}
-	return false
+	return etcderr.Permanent(err)
 }

@@ -1,6 +1,8 @@
 package kv
 
 import (
+	"github.com/coordkit/coordkit/internal/etcderr"
+
 	"context"
 	"errors"
 	"fmt"
@@ -340,7 +342,7 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 		}
 		return
 	}
-	if len(ops) > 1 && isAny(err, causedByOp) {
+	if len(ops) > 1 && etcderr.RejectedByOp(err) {
 		if parts := split(ops, err); parts != nil {
 			for _, part := range parts {
 				b.commit(part)

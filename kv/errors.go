@@ -1,6 +1,8 @@
 package kv
 
 import (
+	"github.com/coordkit/coordkit/internal/etcderr"
+
 	"context"
 	"errors"
 	"fmt"
@@ -55,40 +57,6 @@ var (
 	ErrClosed = errors.New("kv: batcher closed")
 )
 
-// The etcd errors that prove a write was not applied: etcd checks them before
-// proposing the request, or when applying it deterministically on every member
-// with the whole request failing.
-var (
-	// causedByOp are caused by one operation of a txn; a Batcher isolates the
-	// culprit by splitting the batch.
-	causedByOp = []error{
-		rpctypes.ErrLeaseNotFound, rpctypes.ErrRequestTooLarge, rpctypes.ErrTooManyOps,
-		rpctypes.ErrDuplicateKey, rpctypes.ErrKeyNotFound, rpctypes.ErrEmptyKey,
-		rpctypes.ErrValueProvided, rpctypes.ErrLeaseProvided, rpctypes.ErrPermissionDenied,
-	}
-	// causedByCluster hit every request alike.
-	causedByCluster = []error{
-		rpctypes.ErrNoLeader, rpctypes.ErrTooManyRequests, rpctypes.ErrNoSpace,
-		rpctypes.ErrNotCapable, rpctypes.ErrAuthFailed, rpctypes.ErrInvalidAuthToken,
-		rpctypes.ErrAuthOldRevision, rpctypes.ErrUserEmpty,
-		rpctypes.ErrCorrupt,
-	}
-)
-
-func isAny(err error, targets []error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
-}
-
-// definite reports whether err proves that a write was not applied.
-func definite(err error) bool {
-	return isAny(err, causedByOp) || isAny(err, causedByCluster)
-}
-
 // writeErr wraps the error of a write request that was sent. Only errors
 // known to mean "not applied" are reported as such; everything else
 // (timeouts, lost connections, leader changes, cancelled contexts) may have
@@ -99,7 +67,7 @@ func writeErr(op, key string, err error) error {
 		return fmt.Errorf("kv: %s %q: %w: %w; grant a new lease (or keep the lease alive) and write again", op, key, ErrLeaseNotFound, err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("kv: %s %q: %w: %w; the server's --max-request-bytes is lower than this client assumed, lower WithMaxRequestBytes to match", op, key, ErrTooLarge, err)
-	case definite(err):
+	case etcderr.Rejected(err):
 		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, err)
 	default:
 		return fmt.Errorf("kv: %s %q: %w: %w; read the key to learn whether it was applied before writing again", op, key, ErrUnknownOutcome, err)

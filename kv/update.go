@@ -2,6 +2,7 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -116,7 +117,7 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 		Else(clientv3.OpGet(full)).
 		Commit()
 	switch {
-	case err != nil && isAny(err, []error{rpctypes.ErrNoLeader, rpctypes.ErrTooManyRequests}):
+	case err != nil && (errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrTooManyRequests)):
 		return Entry[T]{}, refused, nil, nil
 	case err != nil:
 		return Entry[T]{}, 0, nil, writeErr("update", full, err)

@@ -1,6 +1,8 @@
 package lock
 
 import (
+	"github.com/coordkit/coordkit/internal/etcderr"
+
 	"context"
 	"errors"
 	"fmt"
@@ -11,8 +13,6 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/coordkit/coordkit/internal/backoff"
 	"github.com/coordkit/coordkit/lease"
@@ -298,7 +298,7 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 	for {
 		resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(q.blockers(rev - 1)).Else(els...).Commit()
 		if err != nil {
-			if !transient(err) || ctx.Err() != nil {
+			if !etcderr.Transient(err) || ctx.Err() != nil {
 				return false, target{}, err
 			}
 			if werr := retry.Wait(ctx); werr != nil {
@@ -388,20 +388,6 @@ func (q *queue) abandon(ctx context.Context, l *lease.Lease, f fence) {
 		ctx = cctx
 	}
 	_ = q.s.remove(ctx, f) // on failure it is owed and logged
-}
-
-// transient reports whether a failed read is worth retrying.
-func transient(err error) bool {
-	code := status.Code(err)
-	var ee rpctypes.EtcdError
-	if errors.As(err, &ee) {
-		code = ee.Code()
-	}
-	switch code {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
-		return true
-	}
-	return false
 }
 
 // newNonce is the value an acquisition writes into its key, so that a

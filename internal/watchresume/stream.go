@@ -1,6 +1,8 @@
 package watchresume
 
 import (
+	"github.com/coordkit/coordkit/internal/etcderr"
+
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +10,6 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
@@ -252,13 +253,5 @@ func (s *Stream) wait() { _ = s.bo.Wait(s.ctx) }
 
 // permanent reports errors a retry cannot fix.
 func permanent(err error) bool {
-	for _, p := range []error{
-		rpctypes.ErrPermissionDenied, rpctypes.ErrAuthNotEnabled, rpctypes.ErrAuthFailed,
-		rpctypes.ErrUserEmpty, rpctypes.ErrInvalidAuthToken, ErrClientClosed,
-	} {
-		if errors.Is(err, p) {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, ErrClientClosed) || etcderr.Permanent(err)
 }
