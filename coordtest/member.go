@@ -94,7 +94,10 @@ func (m *Member) halt(hard bool) {
 		m.link.conns.dropAll()
 	}
 	if hard {
-		// A crash takes the peer connections down too.
+		// A crash takes the peer connections down too, and peers cannot
+		// reconnect to it (the relay reopens on Restart): etcd's stop
+		// would otherwise wait a second for their new streams.
+		m.relay.setOpen(false)
 		m.relay.dropAll()
 		n.Kill()
 	} else {

@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/coordkit/coordkit/coordtest"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // `go run ./examples/election -local` works and exits by itself: three
 // leaders in turn, then nobody.

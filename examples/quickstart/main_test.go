@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
 
 // The README promises `go run ./examples/quickstart` works on a fresh
 // machine; this keeps that promise checked.
@@ -9,3 +13,5 @@ func TestQuickstartRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

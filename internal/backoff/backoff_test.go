@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestDelayGrowsWithinBoundsAndIsJittered(t *testing.T) {
@@ -48,3 +49,5 @@ func TestWaitStopsOnContext(t *testing.T) {
 	require.ErrorIs(t, b.Wait(ctx), context.Canceled)
 	require.NoError(t, New(Policy{Initial: time.Microsecond}).Wait(context.Background()))
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
