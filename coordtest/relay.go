@@ -75,7 +75,7 @@ func (r *relay) serve() {
 		if !r.track(in, out) {
 			in.Close()
 			out.Close()
-			return
+			continue // the loop ends when the listener is closed
 		}
 		r.wg.Add(2)
 		go r.pipe(out, in)
@@ -86,8 +86,8 @@ func (r *relay) serve() {
 func (r *relay) track(cs ...net.Conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
-		return false
+	if r.closed || !r.open {
+		return false // closed (or switched off) while this one was dialing
 	}
 	for _, c := range cs {
 		r.conns[c] = struct{}{}
