@@ -78,6 +78,9 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		Context:     context.WithoutCancel(ctx),
 	})
 	if err != nil {
+		if isAuthError(err) {
+			return nil, fmt.Errorf("coordkit: connect to %v as %q: %w; check the user name and password", cfg.Endpoints, cfg.Username, err)
+		}
 		return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -110,7 +113,7 @@ func probe(ctx context.Context, cli *clientv3.Client, endpoints []string) error 
 			if cli.Username != "" {
 				// Authenticate now: the client fetches a token on this call.
 				if _, err := cli.Get(ctx, "\x00coordkit-probe", clientv3.WithCountOnly(), clientv3.WithSerializable()); err != nil && isAuthError(err) {
-					return fmt.Errorf("coordkit: connect to %v as %q: %w", endpoints, cli.Username, err)
+					return fmt.Errorf("coordkit: connect to %v as %q: %w; check the user name and password", endpoints, cli.Username, err)
 				}
 			}
 			return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/tlsconfig"
@@ -142,4 +143,29 @@ func TestConnectRejectsBadConfigAndReportsUnreachableEndpoints(t *testing.T) {
 	require.ErrorIs(t, err, coordkit.ErrUnreachable)
 	require.Contains(t, err.Error(), dead)
 	require.Less(t, time.Since(begin), 5*time.Second, "the dial timeout bounds Connect")
+}
+
+func TestConnectWithUsernameAndPassword(t *testing.T) {
+	t.Parallel()
+	n := start(t, fast("auth"))
+	ctx := context.Background()
+	cli := n.Client()
+	_, err := cli.UserAdd(ctx, "root", "s3cret")
+	require.NoError(t, err)
+	_, err = cli.UserGrantRole(ctx, "root", "root")
+	require.NoError(t, err)
+	_, err = cli.AuthEnable(ctx)
+	require.NoError(t, err)
+
+	good, err := coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), Username: "root", Password: "s3cret", DialTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer good.Close()
+	_, err = good.Put(ctx, "as", "root")
+	require.NoError(t, err)
+
+	// A wrong password fails in Connect, not on first use.
+	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), Username: "root", Password: "wrong", DialTimeout: 5 * time.Second})
+	require.ErrorIs(t, err, rpctypes.ErrAuthFailed)
+	require.ErrorContains(t, err, `as "root"`)
+	require.NotContains(t, err.Error(), "wrong", "a password never appears in an error")
 }
