@@ -129,12 +129,17 @@ func (l *Lease) KeepAliveOnce(ctx context.Context) (time.Duration, error) {
 
 // Revoke revokes the lease, deleting every key attached to it, and stops
 // keeping it alive. It is idempotent: revoking a lease that is already gone
-// succeeds. Done is closed with ErrRevoked.
+// succeeds. Done is closed with ErrRevoked; if the revoke fails, Done is
+// closed anyway (the keep-alive has stopped) with an error wrapping
+// ErrClosed, and Revoke can be retried.
 func (l *Lease) Revoke(ctx context.Context) error {
 	l.halt()
 	_, err := l.cli.Revoke(ctx, l.id)
 	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		return fmt.Errorf("lease: revoke %x: %w", int64(l.id), err)
+		// The keep-alive has stopped either way: whether or not etcd
+		// revoked the lease, this handle no longer backs it.
+		l.lose(fmt.Errorf("lease %x: %w: revoke failed and the keep-alive stopped: %w", int64(l.id), ErrClosed, err))
+		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), err)
 	}
 	l.lose(ErrRevoked)
 	return nil

@@ -164,3 +164,28 @@ func TestOpenExistingLease(t *testing.T) {
 	_, err = lease.Open(ctx, n.Client(), clientv3.LeaseID(12345))
 	require.ErrorIs(t, err, lease.ErrExpired)
 }
+
+// A Revoke that fails has still stopped the keep-alive, so the handle no
+// longer backs the lease: Done must close (as after Close) rather than stay
+// open past the point where etcd may expire the lease.
+func TestFailedRevokeStillReportsLoss(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, n.Client(), 2*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Revoke(ctx)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, l.Revoke(cancelled))
+	waitDone(t, l, 2*l.TTL())
+	require.ErrorIs(t, l.Err(), lease.ErrClosed)
+	require.ErrorIs(t, l.Err(), context.Canceled)
+
+	// A retried Revoke still revokes the lease.
+	require.NoError(t, l.Revoke(ctx))
+	_, err = l.TimeToLive(ctx, false)
+	require.ErrorIs(t, err, lease.ErrExpired)
+}
