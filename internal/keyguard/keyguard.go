@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -24,7 +25,9 @@ var ErrKeyGone = errors.New("owned key deleted or replaced")
 //   - key is deleted or re-created (its create revision differs from
 //     createRev): cause wraps ErrKeyGone;
 //   - l is lost (expired, revoked, keep-alive deadline passed, closed):
-//     cause is l.Err(), wrapping the lease package's errors;
+//     cause is l.Err(), wrapping the lease package's errors; l's deadline
+//     passing ends the guard even if no KeepAlive loop runs on l (cause
+//     wraps lease.ErrDeadlinePassed);
 //   - parent ends: cause is parent's.
 //
 // Watching starts from createRev, so a deletion between acquiring the key
@@ -44,13 +47,29 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 	// Every request below also ends when the lease is lost: a Get on a
 	// member cut off from its cluster blocks for etcd's whole request
 	// timeout, and the loss must not wait for it.
+	//
+	// The lease's deadline is checked here too: Done closes at the deadline
+	// only while a KeepAlive loop runs, and a shared lease may have none.
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
-		select {
-		case <-l.Done():
-			cancel(l.Err())
-		case <-ctx.Done():
+		for {
+			d := l.Deadline()
+			if !time.Now().Before(d) {
+				cancel(fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano)))
+				return
+			}
+			timer := time.NewTimer(time.Until(d))
+			select {
+			case <-l.Done():
+				timer.Stop()
+				cancel(l.Err())
+				return
+			case <-ctx.Done():
+				timer.Stop()
+				return
+			case <-timer.C: // renewed meanwhile, or lost: look again
+			}
 		}
 	}()
 	from := createRev

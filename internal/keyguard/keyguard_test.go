@@ -135,3 +135,29 @@ func TestGuardFiresBeforeExpiryWhenPartitioned(t *testing.T) {
 	}
 	require.ErrorIs(t, context.Cause(gctx), lease.ErrDeadlinePassed)
 }
+
+// A lease nobody keeps alive (a WithLease caller that never started
+// KeepAlive) has no loop to close its Done at the deadline: the guard must
+// still end by the lease's deadline, even when the client is cut off and
+// cannot see etcd delete the key.
+func TestGuardFiresAtDeadlineWithoutKeepAlive(t *testing.T) {
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, link.Client(), 2*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(l.Close)
+	resp, err := link.Client().Put(ctx, "owned", "x", clientv3.WithLease(l.ID()))
+	require.NoError(t, err)
+	gctx, cancel := keyguard.Guard(ctx, link.Client(), "owned", resp.Header.Revision, l)
+	defer cancel()
+	link.Blackhole()
+	defer link.Unblackhole()
+	select {
+	case <-gctx.Done():
+	case <-time.After(2 * l.TTL()):
+		t.Fatalf("guard still live %v after the lease's deadline %v", time.Since(l.Deadline()), l.Deadline())
+	}
+	require.ErrorIs(t, context.Cause(gctx), lease.ErrDeadlinePassed)
+	require.False(t, time.Now().Before(l.Deadline()), "fired before the deadline")
+}
