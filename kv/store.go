@@ -92,7 +92,7 @@ func (s *Store[T]) prepare(op, key string, v T, nKeys int, opts []PutOption) (st
 // rather than letting it time out with an unknown outcome.
 func requireLeader(ctx context.Context) context.Context {
 	if _, ok := metadata.FromOutgoingContext(ctx); ok {
-		return requireLeader(ctx)
+		return clientv3.WithRequireLeader(ctx)
 	}
 	return metadata.NewOutgoingContext(ctx, requireLeaderMD)
 }

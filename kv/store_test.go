@@ -388,3 +388,28 @@ func errorsIsAny(err error, targets ...error) bool {
 	}
 	return false
 }
+
+// A context that already carries outgoing gRPC metadata (a caller's own, or
+// clientv3.WithRequireLeader) must work like any other: every call of the
+// store, not a stack overflow.
+func TestCallsAcceptContextWithOutgoingMetadata(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := clientv3.WithRequireLeader(ctxT(t))
+	s, err := kv.New[int](n.NewClient(t), "md")
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "a", 1)
+	require.NoError(t, err)
+	_, err = s.Get(ctx, "a")
+	require.NoError(t, err)
+	_, _, err = s.List(ctx)
+	require.NoError(t, err)
+	e, err := s.Update(ctx, "a", func(old int, _ bool) (int, error) { return old + 1, nil })
+	require.NoError(t, err)
+	require.Equal(t, 2, e.Value)
+	_, err = s.Create(ctx, "b", 1)
+	require.NoError(t, err)
+	existed, _, err := s.Delete(ctx, "b")
+	require.NoError(t, err)
+	require.True(t, existed)
+}
