@@ -302,7 +302,10 @@ func TestList100kKeys(t *testing.T) {
 	}
 	t.Parallel()
 	n := coordtest.NewNode(t, coordtest.WithQuota(1<<30))
-	ctx := ctxT(t)
+	// A hang guard, not a timing bound: 100,000 writes take over 20 s under
+	// -race beside the package's other tests on 2 cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	s, err := kv.New[[]byte](n.Client(), "big", kv.WithCodec(kv.BytesCodec))
 	require.NoError(t, err)
 	// 100,000 keys of 100 bytes: a single unpaged range response would be
