@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"unicode"
@@ -35,7 +36,8 @@ type Instance struct {
 	Addr string
 
 	// Version, Zone and Weight describe the instance to pickers and
-	// people. Weight 0 means the default weight, 1.
+	// people. Weight 0 means the default weight, 1; pickers count weights
+	// above math.MaxInt32 as math.MaxInt32.
 	Version string
 	Zone    string
 	Weight  int
@@ -70,10 +72,15 @@ const (
 // String is service/id@addr, for logs.
 func (i Instance) String() string { return i.Service + "/" + i.ID + "@" + i.Addr }
 
-// weight is the weight pickers use: Weight, or 1 when unset.
+// maxWeight caps the weight pickers use, so that sums and products of
+// weights (read from etcd, written by anyone) cannot overflow.
+const maxWeight = math.MaxInt32
+
+// weight is the weight pickers use: Weight (at most maxWeight), or 1 when
+// unset.
 func (i Instance) weight() int {
 	if i.Weight > 0 {
-		return i.Weight
+		return min(i.Weight, maxWeight)
 	}
 	return 1
 }

@@ -77,16 +77,16 @@ func (p random) Pick() (Instance, func(), error) {
 
 // pickWeighted returns a random index, in proportion to weights.
 func pickWeighted(avail []Instance) int {
-	total := 0
+	var total int64 // weights are at most maxWeight: no overflow
 	for _, in := range avail {
-		total += in.weight()
+		total += int64(in.weight())
 	}
-	if total == len(avail) {
+	if total == int64(len(avail)) {
 		return rand.IntN(len(avail))
 	}
-	n := rand.IntN(total)
+	n := rand.Int64N(total)
 	for i, in := range avail {
-		if n -= in.weight(); n < 0 {
+		if n -= int64(in.weight()); n < 0 {
 			return i
 		}
 	}

@@ -86,3 +86,30 @@ func TestPowerOfTwoPrefersLessLoaded(t *testing.T) {
 	}
 	require.Equal(t, 3, counts["a"]+counts["b"])
 }
+
+// Weights come from etcd, written by anyone: weights so large that their
+// sum overflows an int must not make a picker panic.
+func TestPickersSurviveHugeWeights(t *testing.T) {
+	t.Parallel()
+	const huge = int(^uint(0) >> 1) // math.MaxInt
+	src := discovery.Static{
+		{ID: "a", Addr: "a:1", Weight: huge},
+		{ID: "b", Addr: "b:1", Weight: huge},
+		{ID: "c", Addr: "c:1", Weight: 1},
+	}
+	for _, p := range []discovery.Picker{discovery.NewRandom(src), discovery.NewPowerOfTwo(src)} {
+		for range 200 {
+			_, done, err := p.Pick()
+			require.NoError(t, err)
+			done()
+		}
+	}
+	// Random still follows the weights: "c" weighs nothing beside the others.
+	p := discovery.NewRandom(src)
+	for range 1000 {
+		in, done, err := p.Pick()
+		require.NoError(t, err)
+		done()
+		require.NotEqual(t, "c", in.ID)
+	}
+}
