@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -37,7 +38,9 @@ type Watcher struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	stopAfter func() bool
+	// stopAfter unregisters the Close that ctx's end triggers. Atomic: a
+	// ctx that ends while Watch starts runs Close before Watch stores it.
+	stopAfter atomic.Pointer[func() bool]
 }
 
 // Watch starts a Watcher of service. It returns at once; WaitReady waits
@@ -69,7 +72,8 @@ func Watch(ctx context.Context, cli *clientv3.Client, service string, opts ...Op
 	}
 	w := &Watcher{changes: make(chan struct{}, 1), closed: make(chan struct{})}
 	w.h = joinHub(cli, o.namespace, service, o, w)
-	w.stopAfter = context.AfterFunc(ctx, w.Close)
+	stop := context.AfterFunc(ctx, w.Close)
+	w.stopAfter.Store(&stop)
 	return w, nil
 }
 
@@ -134,7 +138,9 @@ func (w *Watcher) WaitReady(ctx context.Context) error {
 // with the last Watcher of the service. Close is idempotent.
 func (w *Watcher) Close() {
 	w.closeOnce.Do(func() {
-		w.stopAfter()
+		if stop := w.stopAfter.Load(); stop != nil {
+			(*stop)()
+		}
 		close(w.closed)
 		w.h.leave(w) // closes w.changes
 	})

@@ -2,6 +2,7 @@ package discovery_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -214,4 +215,32 @@ func TestWaitReadyReportsWhy(t *testing.T) {
 	m.Restart()
 	require.NoError(t, w.WaitReady(ctxT(t, wait)))
 	require.False(t, w.Stale())
+}
+
+// endsWhenAsked is a context that is live until its Done channel is first
+// asked for, then cancelled: a context cancelled by another goroutine at the
+// worst moment, between Watch's checks.
+type endsWhenAsked struct {
+	context.Context
+	cancel context.CancelFunc
+}
+
+func (c endsWhenAsked) Done() <-chan struct{} {
+	c.cancel()
+	return c.Context.Done()
+}
+
+// A context that ends while Watch is starting closes the Watcher cleanly:
+// no race with Watch's own bookkeeping, no nil call.
+func TestWatchContextEndingDuringWatch(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := discovery.Watch(endsWhenAsked{ctx, cancel}, n.Client(), "payments", quiet)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return errors.Is(w.WaitReady(context.Background()), discovery.ErrClosed)
+	}, wait, time.Millisecond)
+	w.Close()
 }
