@@ -416,3 +416,44 @@ func TestCallsAcceptContextWithOutgoingMetadata(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, existed)
 }
+
+// A member without a leader refuses writes at once: every write reports
+// ErrRejected (definitely not applied), never ErrUnknownOutcome.
+func TestWriteToLeaderlessMemberIsRejected(t *testing.T) {
+	t.Parallel()
+	c := coordtest.NewCluster(t, 3)
+	ctx := ctxT(t)
+	cut := (c.Leader() + 1) % 3
+	s, err := kv.New[int](c.Member(cut).Client(), "nl")
+	require.NoError(t, err)
+	c.Partition(cut)
+	defer c.Heal()
+	require.Eventually(t, func() bool {
+		rctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), 200*time.Millisecond)
+		defer cancel()
+		_, err := c.Member(cut).Client().Get(rctx, "x")
+		return err != nil
+	}, 10*time.Second, 20*time.Millisecond, "the cut-off member never lost its leader")
+
+	_, err = s.Put(ctx, "a", 1)
+	require.ErrorIs(t, err, kv.ErrRejected)
+	require.NotErrorIs(t, err, kv.ErrUnknownOutcome)
+	t.Log(err)
+	_, err = s.Create(ctx, "a", 1)
+	require.ErrorIs(t, err, kv.ErrRejected)
+	_, _, err = s.Delete(ctx, "a")
+	require.ErrorIs(t, err, kv.ErrRejected)
+	b, err := s.Batcher()
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = b.Put(ctx, "a", 1)
+	require.ErrorIs(t, err, kv.ErrRejected)
+	require.NotErrorIs(t, err, kv.ErrUnknownOutcome)
+
+	c.Heal()
+	whole, err := kv.New[int](c.Client(), "nl")
+	require.NoError(t, err)
+	all, _, err := whole.List(ctx)
+	require.NoError(t, err)
+	require.Empty(t, all, "nothing was applied")
+}
