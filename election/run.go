@@ -45,6 +45,11 @@ type Callbacks struct {
 // When ctx ends, Run cancels the term's context, waits for OnElected to
 // return, and resigns so that the next candidate leads at once.
 //
+// A resignation that fails (etcd unreachable) is retried, fenced, before
+// the next campaign. If it still fails when ctx ends, the key goes with its
+// lease: a lease Run granted is no longer renewed; a lease given with
+// WithLease is the caller's to revoke.
+//
 // Run returns ctx's error once ctx has ended and every callback has
 // returned. It returns earlier only for invalid arguments, or with an
 // error wrapping ErrCandidacyLost when the lease given with WithLease is
@@ -72,13 +77,32 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 
 	log := e.opts.logger.With("election", name)
 	retry := backoff.New(backoff.Policy{Initial: 50 * time.Millisecond, Max: 2 * time.Second})
+	var unresigned *Term // a term whose resignation failed
 	for {
+		if unresigned != nil {
+			// Its key may still lead (with a shared lease it would stay
+			// forever) and would refuse this lease's next candidacy: resign
+			// it first. Resign is fenced, so retrying it is safe.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			err := unresigned.Resign(rctx)
+			cancel()
+			if err != nil {
+				log.Warn("election: resign still failing; campaigning again once it succeeds", "key", unresigned.Key(), "err", err)
+				if retry.Wait(ctx) != nil {
+					return ctx.Err()
+				}
+				continue
+			}
+			unresigned = nil
+		}
 		term, err := e.Campaign(ctx, value)
 		switch {
 		case err == nil:
 			retry.Reset()
 			log.Info("election: elected", "key", term.Key(), "rev", term.Rev())
-			e.lead(ctx, term, cb, log)
+			if !e.lead(ctx, term, cb, log) {
+				unresigned = term
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case e.opts.shared && e.opts.lease.Err() != nil:
@@ -93,8 +117,8 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 }
 
 // lead runs one term: OnElected, then, once leadership ends or ctx does,
-// resignation and OnDemoted.
-func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog.Logger) {
+// resignation and OnDemoted. It reports whether the resignation succeeded.
+func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog.Logger) (resigned bool) {
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
@@ -112,11 +136,13 @@ func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog
 		log.Info("election: leadership lost", "key", term.Key(), "rev", term.Rev(), "err", err)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-	if err := term.Resign(rctx); err != nil {
-		log.Warn("election: resign failed; the key expires with its lease", "key", term.Key(), "err", err)
-	}
+	err := term.Resign(rctx)
 	cancel()
+	if err != nil {
+		log.Warn("election: resign failed; retrying before the next campaign", "key", term.Key(), "err", err)
+	}
 	if cb.OnDemoted != nil {
 		cb.OnDemoted()
 	}
+	return err == nil
 }

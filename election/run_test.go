@@ -183,3 +183,47 @@ func TestRunWithLostSharedLeaseReturns(t *testing.T) {
 	require.ErrorIs(t, err, lease.ErrRevoked)
 	r.done <- nil
 }
+
+// A resignation that fails (etcd unreachable) is retried before Run
+// campaigns again: with a shared lease the old key would otherwise stay,
+// block every later campaign (ErrDuplicateCandidate) and keep the election
+// led by nobody who acts on it.
+func TestRunRetriesFailedResignBeforeCampaigning(t *testing.T) {
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := context.Background()
+	l, err := lease.Grant(ctx, n.Client(), 10*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx) // renewed in-process, unaffected by the link
+	defer l.Close()
+
+	elected := make(chan int64, 10)
+	resignFailed := make(chan error, 1)
+	first := true
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- election.Run(runCtx, link.Client(), "e", "v", election.Callbacks{
+			OnElected: func(ctx context.Context, term *election.Term) {
+				elected <- term.Rev()
+				if first {
+					first = false
+					link.Blackhole()
+					short, stop := context.WithTimeout(context.Background(), 200*time.Millisecond)
+					resignFailed <- term.Resign(short)
+					stop()
+				}
+				<-ctx.Done()
+			},
+		}, election.WithLease(l))
+	}()
+	rev1 := recv(t, elected)
+	require.Error(t, recv(t, resignFailed))
+	// The link comes back with every held request lost, as after a reset.
+	link.DropConnections()
+	link.Unblackhole()
+	rev2 := recv(t, elected)
+	require.Greater(t, rev2, rev1, "a new term after the old key was resigned")
+	cancel()
+	require.ErrorIs(t, recv(t, done), context.Canceled)
+}
