@@ -310,6 +310,9 @@ func TestFailedUnlockIsFinishedLater(t *testing.T) {
 		uctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		require.Error(t, h.Unlock(uctx), "etcd is unreachable")
 		cancel()
+		// The held Unlock is lost with the connection, as if it never
+		// reached etcd (Unblackhole alone would deliver it late).
+		link.DropConnections()
 		link.Unblackhole()
 		require.Equal(t, []string{h.Key()}, keysUnder(t, n.Client(), "unlock-fails/"), "the key is still there")
 		_, err = b.TryLock(ctx)
