@@ -3,6 +3,8 @@ package lock_test
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,7 +84,15 @@ func await(t *testing.T, ch <-chan result) result {
 	case r := <-ch:
 		return r
 	case <-time.After(within):
-		t.Fatal("acquisition did not return")
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var ours []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "coordkit/lock") || strings.Contains(g, "coordkit/lease") {
+				ours = append(ours, g)
+			}
+		}
+		t.Fatalf("acquisition did not return; lock and lease goroutines:\n%s", strings.Join(ours, "\n\n"))
 		return result{}
 	}
 }
