@@ -328,31 +328,31 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 // when its predecessors leave.
 func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64) (context.Context, func()) {
 	wctx, cancel := context.WithCancelCause(ctx)
-	var own clientv3.WatchChan
-	if rev > 0 {
-		own = q.s.cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
-	}
+	// The lease is watched by a goroutine of its own, started first: etcd's
+	// client can block inside Watch itself (while its stream cannot reach
+	// the server), and the lease's loss must end the wait all the same.
 	go func() {
-		for {
-			select {
-			case <-l.Done():
-				cancel(sessionExpired(q.s.name, l))
-				return
-			case resp, ok := <-own:
-				if !ok || resp.Err() != nil || resp.Canceled {
-					own = nil // broken: the checks still notice
-					continue
+		select {
+		case <-l.Done():
+			cancel(sessionExpired(q.s.name, l))
+		case <-wctx.Done():
+		}
+	}()
+	if rev > 0 {
+		go func() {
+			own := q.s.cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+			for resp := range own { // closed once wctx ends
+				if resp.Err() != nil || resp.Canceled {
+					return // broken: the checks still notice
 				}
 				if len(resp.Events) > 0 {
 					cancel(fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key)",
 						ErrSessionExpired, q.s.name, key, int64(l.ID())))
 					return
 				}
-			case <-wctx.Done():
-				return
 			}
-		}
-	}()
+		}()
+	}
 	return wctx, func() { cancel(nil) }
 }
 
