@@ -209,7 +209,12 @@ func runLocal(ctx context.Context, out io.Writer, name string, ttl time.Duration
 			fmt.Fprintf(out, "stopping %s: it resigns\n", leader.name)
 		}
 		leader.stop()
-		if ev, err = next(func(ev election.Event) bool { return ev.Leader.Value != leader.name }); err != nil {
+		// The next leader; after the last candidate, nobody. (A candidate
+		// still starting up may leave the election briefly vacant: wait on.)
+		last := i == 2
+		if ev, err = next(func(ev election.Event) bool {
+			return (last && ev.Vacant) || (!ev.Vacant && ev.Leader.Value != leader.name)
+		}); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%s, %v after the leader stopped\n", describe(ev), time.Since(start).Round(100*time.Microsecond))
