@@ -90,6 +90,9 @@ func (m *Mutex) Name() string { return m.name }
 // key is removed and the error wraps ctx's error or ErrSessionExpired; no
 // acquisition is ever reported once the lease may have expired.
 func (m *Mutex) Lock(ctx context.Context) (*Held, error) {
+	if err := m.q.s.closedErr(); err != nil {
+		return nil, err // not behind a hold that Close already released
+	}
 	select {
 	case m.slot <- struct{}{}:
 	case <-ctx.Done():

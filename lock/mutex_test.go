@@ -335,3 +335,31 @@ func TestFailedUnlockIsFinishedLater(t *testing.T) {
 		require.NoError(t, h2.Unlock(ctx))
 	}
 }
+
+// A Close that cannot reach etcd fails, and a later Close finishes the
+// job: the lease is revoked and the lock key gone at once, rather than
+// after the TTL.
+func TestFailedCloseIsRetried(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := ctxFor(t)
+	m, err := lock.NewMutex(link.Client(), "close-retry", lock.WithTTL(30*time.Second))
+	require.NoError(t, err)
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+
+	link.Blackhole()
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	require.Error(t, m.Close(cctx))
+	cancel()
+	link.DropConnections() // the held revoke is lost, as if it never arrived
+	link.Unblackhole()
+	require.Equal(t, []string{h.Key()}, keysUnder(t, n.Client(), "close-retry/"), "the key waits for its 30 s lease")
+
+	require.NoError(t, eventually(t, func() error { return m.Close(ctx) }))
+	require.Empty(t, keysUnder(t, n.Client(), "close-retry/"))
+	require.NoError(t, m.Close(ctx), "Close after a successful Close does nothing")
+	_, err = m.Lock(ctx)
+	require.ErrorIs(t, err, lock.ErrClosed)
+}

@@ -28,6 +28,7 @@ type session struct {
 	mu      sync.Mutex
 	own     *lease.Lease // granted by this handle; nil before the first acquisition
 	closed  bool
+	tidy    bool // close finished its revoke or deletions; a failed close is retried
 	pending map[fence]struct{}
 }
 
@@ -48,6 +49,16 @@ func (f fence) cmp() clientv3.Cmp {
 
 func newSession(cli *clientv3.Client, name string, o *options) *session {
 	return &session{cli: cli, name: name, o: o, granting: make(chan struct{}, 1), pending: map[fence]struct{}{}}
+}
+
+// closedErr returns an error wrapping ErrClosed once the handle is closed.
+func (s *session) closedErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+	}
+	return nil
 }
 
 // lease returns a live lease for a new acquisition: the shared one, or the
@@ -157,10 +168,11 @@ func (s *session) flush(ctx context.Context) error {
 
 // close revokes the handle's own lease (deleting every key on it) or, with
 // a shared lease, retries owed deletions. Later acquisitions fail with
-// ErrClosed.
+// ErrClosed. A close that failed (etcd unreachable) does its work again
+// when called again; once it succeeded, further calls do nothing.
 func (s *session) close(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.tidy {
 		s.mu.Unlock()
 		return nil
 	}
@@ -168,16 +180,17 @@ func (s *session) close(ctx context.Context) error {
 	own := s.own
 	s.mu.Unlock()
 	if s.o.shared {
-		return s.flush(ctx)
-	}
-	if own == nil {
-		return nil
-	}
-	if err := own.Revoke(ctx); err != nil {
-		return fmt.Errorf("lock %q: close: %w (its keep-alive has stopped; etcd expires it within %v)", s.name, err, own.TTL())
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+	} else if own != nil {
+		if err := own.Revoke(ctx); err != nil {
+			return fmt.Errorf("lock %q: close: %w (its keep-alive has stopped; etcd expires it within %v; Close again to retry)", s.name, err, own.TTL())
+		}
 	}
 	s.mu.Lock()
-	clear(s.pending) // every owed key was on a lease now gone
+	s.tidy = true
+	clear(s.pending) // every owed key was deleted, or on a lease now gone
 	s.mu.Unlock()
 	return nil
 }
