@@ -274,7 +274,7 @@ func lockDataDir(dir string) (*os.File, error) {
 	}
 	db := filepath.Join(dir, "member", "snap", "db")
 	if f, err := os.OpenFile(db, os.O_RDWR, 0); err == nil {
-		lerr := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		lerr := tryLockFile(f)
 		f.Close() // closing releases the probe lock
 		if lerr != nil {
 			return nil, fmt.Errorf("%w: %s (its database is locked by a running etcd); stop that member or use another Dir", ErrDataDirInUse, dir)
@@ -284,7 +284,7 @@ func lockDataDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock data dir %s: %w", dir, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLockFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s (locked by another coordkit node); close that node or use another Dir", ErrDataDirInUse, dir)
 	}
