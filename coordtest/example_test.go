@@ -17,8 +17,7 @@ func ExampleNewNode() {
 			t.Fatal(err)
 		}
 	}
-	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
-		[]testing.InternalTest{{Name: "TestX", F: test}}))
+	fmt.Println(runAsTest("TestX", test)) // as go test would run it
 	// Output: true
 }
 
@@ -36,7 +35,6 @@ func ExampleNewCluster() {
 		}
 		c.Member(old).Restart()
 	}
-	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
-		[]testing.InternalTest{{Name: "TestFailover", F: test}}))
+	fmt.Println(runAsTest("TestFailover", test))
 	// Output: true
 }
