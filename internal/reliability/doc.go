@@ -12,7 +12,9 @@
 //     must be rejected by the checker.
 //   - crash durability: a single-member node with fsync on, in a child
 //     process, SIGKILLed repeatedly while writing and restarted on the same
-//     data directory; every write it acknowledged must be there.
+//     data directory; every write it acknowledged must be there. (A process
+//     crash cannot lose what reached the kernel: this shows writes are
+//     acknowledged only once written, not that fsync reached the disk.)
 //
 // Durations and seeds come from the environment (package internal/soak):
 // COORDKIT_SOAK=2m COORDKIT_SEED=123 go test ./internal/reliability/.
