@@ -63,7 +63,11 @@ func Start(t testing.TB, short time.Duration) *Run {
 }
 
 // Replay is the command line that runs this test again with the same
-// seed and duration.
+// seed and duration (go test runs a package's tests in its directory).
 func (r *Run) Replay() string {
-	return fmt.Sprintf("%s=%d %s=%v go test -count=1 -run '^%s$' .", EnvSeed, r.Seed, EnvDuration, r.Duration, r.t.Name())
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "."
+	}
+	return fmt.Sprintf("%s=%d %s=%v go test -count=1 -run '^%s$' %s", EnvSeed, r.Seed, EnvDuration, r.Duration, r.t.Name(), dir)
 }
