@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/safety"
 	"github.com/coordkit/coordkit/lock"
 )
 
@@ -23,39 +23,40 @@ import (
 // every hold, and check records what a correct lock must guarantee.
 //
 // Each increment reads the counter and writes counter+1 together with a
-// key writes/<token>, in one txn (fenced on the hold, or not). Afterwards:
+// key writes/<token>, in one txn (fenced on the hold, or not); it also
+// increments a counter in external storage (safety.Store), reading and
+// writing with the hold's token, fenced or not. Afterwards:
 //
 //   - the counter equals the number of writes/ keys (no lost or doubled
 //     update), which is at least the increments workers saw succeed and at
 //     most that plus those whose outcome was unknown;
 //   - write tokens, in commit order, strictly increase;
-//   - hold tokens, in acquisition order, strictly increase;
+//   - the external store saw no write with a superseded token and no lost
+//     update;
 //   - no two holds overlap, a hold lasting from Lock's return to the
-//     earlier of the call to Unlock and its Lost signal.
+//     earlier of the call to Unlock and its Lost signal, and hold tokens,
+//     in acquisition order, strictly increase.
 
 const (
 	counterKey = "counter"
 	writesPfx  = "writes/"
 )
 
-type hold struct {
-	worker     int
-	token      int64
-	start, end time.Time
-}
-
 type harness struct {
 	name    string
 	fenced  bool
 	members int // workers use member w % members, for fault accounting
 
-	mu    sync.Mutex
-	holds []hold
+	holds safety.Holds
+	store *safety.Store
+	// stop, once cancelled, ends workers started with no iteration count,
+	// and their pending Lock.
+	stop context.Context
 
 	unknown  atomic.Int64 // writes whose outcome is unknown
 	notHeld  atomic.Int64 // fenced writes refused
 	progress atomic.Int64 // increments known to be applied
-	finished sync.Map     // worker → true once it made all its increments
+	stale    atomic.Int64 // external writes refused for a stale token
 	faults   []atomic.Int64
 	errs     sync.Map // a sample of errors, by text
 	state    sync.Map // worker → what it is doing, for failure reports
@@ -82,7 +83,8 @@ func (hr *harness) dump(t *testing.T) {
 }
 
 func newHarness(name string, fenced bool, members int) *harness {
-	return &harness{name: name, fenced: fenced, members: members, faults: make([]atomic.Int64, members)}
+	return &harness{name: name, fenced: fenced, members: members, faults: make([]atomic.Int64, members),
+		store: safety.NewStore(fenced), stop: context.Background()}
 }
 
 func (hr *harness) fault(w int, err error) {
@@ -90,8 +92,9 @@ func (hr *harness) fault(w int, err error) {
 	hr.errs.LoadOrStore(err.Error(), w)
 }
 
-// worker makes iters increments. pause, if set, runs between the read
-// and the write of each increment (the negative control uses it).
+// worker makes iters increments, or as many as it can until hr.stop ends
+// if iters is 0. pause, if set, runs between the read and the write of
+// each increment.
 func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iters int, ttl time.Duration,
 	pause func(iter int, h *lock.Held)) error {
 	m, err := lock.NewMutex(cli, hr.name, lock.WithTTL(ttl))
@@ -103,15 +106,21 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 		defer cancel()
 		_ = m.Close(cctx)
 	}()
-	for done := 0; done < iters; {
+	for done := 0; iters == 0 || done < iters; {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("worker %d after %d increments: %w", w, done, err)
+		}
+		if iters == 0 && hr.stop.Err() != nil {
+			return nil
 		}
 		hr.at(w, fmt.Sprintf("locking (%d done)", done))
 		// Bound each attempt, as an application would: a Lock on a member
 		// that cannot reach its cluster waits (etcd's client retries a
 		// lease grant on "request timed out") until its context ends.
-		lctx, cancel := context.WithTimeout(ctx, 4*ttl)
+		lctx, cancel := context.WithTimeout(hr.stop, 4*ttl)
+		if iters > 0 {
+			lctx, cancel = context.WithTimeout(ctx, 4*ttl)
+		}
 		h, err := m.Lock(lctx)
 		cancel()
 		if err != nil {
@@ -138,9 +147,7 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 				hr.fault(w, h.Err())
 			}
 		}
-		hr.mu.Lock()
-		hr.holds = append(hr.holds, hold{worker: w, token: h.Token(), start: start, end: end})
-		hr.mu.Unlock()
+		hr.holds.Add(safety.Hold{Who: fmt.Sprint("worker ", w), Token: h.Token(), Exclusive: true, Start: start, End: end})
 		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := h.Unlock(uctx); err != nil {
 			hr.fault(w, err) // the handle retries it at its next Lock
@@ -151,7 +158,6 @@ func (hr *harness) worker(ctx context.Context, w int, cli *clientv3.Client, iter
 			hr.progress.Add(1)
 		}
 	}
-	hr.finished.Store(w, true)
 	return nil
 }
 
@@ -169,8 +175,16 @@ func (hr *harness) increment(ctx context.Context, w int, cli *clientv3.Client, h
 	if len(resp.Kvs) > 0 {
 		v, _ = strconv.ParseInt(string(resp.Kvs[0].Value), 10, 64)
 	}
+	ext, extErr := hr.store.Read(h.Token())
 	if pause != nil {
 		pause(iter, h)
+	}
+	if extErr == nil {
+		extErr = hr.store.Increment(fmt.Sprint("worker ", w), h.Token(), ext)
+	}
+	if extErr != nil {
+		hr.stale.Add(1)
+		hr.fault(w, extErr)
 	}
 	ops := []clientv3.Op{
 		clientv3.OpPut(counterKey, strconv.FormatInt(v+1, 10)),
@@ -229,27 +243,8 @@ func (hr *harness) check(t *testing.T, cli *clientv3.Client) []string {
 		last = tok
 	}
 
-	hr.mu.Lock()
-	holds := slices.Clone(hr.holds)
-	hr.mu.Unlock()
-	slices.SortFunc(holds, func(a, b hold) int { return a.start.Compare(b.start) })
-	var latest, highest *hold // the hold ending last, the highest token so far
-	for i := range holds {
-		h := &holds[i]
-		if highest != nil && h.token <= highest.token {
-			out = append(out, fmt.Sprintf("token %d (worker %d) acquired after token %d (worker %d)", h.token, h.worker, highest.token, highest.worker))
-		}
-		if latest != nil && h.start.Before(latest.end) {
-			out = append(out, fmt.Sprintf("holds overlap: worker %d (token %d) until %s, worker %d (token %d) from %s",
-				latest.worker, latest.token, latest.end.Format(time.StampMicro), h.worker, h.token, h.start.Format(time.StampMicro)))
-		}
-		if latest == nil || h.end.After(latest.end) {
-			latest = h
-		}
-		if highest == nil || h.token > highest.token {
-			highest = h
-		}
-	}
+	out = append(out, hr.store.Check()...)
+	out = append(out, hr.holds.Check(1)...)
 	return out
 }
 
@@ -262,7 +257,7 @@ func (hr *harness) logErrors(t *testing.T) {
 		n++
 		return true
 	})
-	t.Logf("%d distinct errors; faults per member %v; %d holds, %d unknown outcomes", n, hr.faultCounts(), len(hr.holds), hr.unknown.Load())
+	t.Logf("%d distinct errors; faults per member %v; %d holds, %d unknown outcomes", n, hr.faultCounts(), hr.holds.Len(), hr.unknown.Load())
 }
 
 func (hr *harness) faultCounts() []int64 {
@@ -271,31 +266,4 @@ func (hr *harness) faultCounts() []int64 {
 		out[i] = hr.faults[i].Load()
 	}
 	return out
-}
-
-// waitProgress waits until at least n increments are known applied, or
-// every worker for which others is true has finished (workers cut off by
-// a fault cannot progress; the others may finish first).
-func (hr *harness) waitProgress(t *testing.T, n int64, workers int, others func(w int) bool, failed <-chan struct{}) {
-	t.Helper()
-	deadline := time.After(2 * time.Minute)
-	for hr.progress.Load() < n {
-		allDone := true
-		for w := range workers {
-			if _, ok := hr.finished.Load(w); others(w) && !ok {
-				allDone = false
-			}
-		}
-		if allDone {
-			return
-		}
-		select {
-		case <-deadline:
-			hr.dump(t)
-			t.Fatalf("no progress: %d of %d increments", hr.progress.Load(), n)
-		case <-failed:
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
