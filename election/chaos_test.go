@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,10 +15,16 @@ import (
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/internal/safety"
+	"github.com/coordkit/coordkit/internal/soak"
 )
 
 // history checks, at the moment each term starts, that no earlier term's
-// Context is still live, and that Revs strictly increase.
+// Context is still live, and that Revs strictly increase. It also records
+// every term as a hold, from its election to the earlier of its Resign and
+// the end of its Context (safety.Holds: no two live at once), and leaders
+// increment a counter in external storage with their Rev as fencing token
+// (safety.Store: no write from a superseded leader).
 type history struct {
 	mu         sync.Mutex
 	live       []*election.Term
@@ -24,6 +32,12 @@ type history struct {
 	violations []string
 	progress   chan struct{}
 	churn      atomic.Bool
+	holds      safety.Holds
+	store      *safety.Store
+}
+
+func newHistory() *history {
+	return &history{progress: make(chan struct{}, 1), store: safety.NewStore(true)}
 }
 
 func (h *history) elected(who string, term *election.Term) {
@@ -66,9 +80,13 @@ func (h *history) waitElections(t *testing.T, n int, phase string) {
 	}
 }
 
-// hold leads until the term ends, resigning after a moment while churn
-// is on so that leadership keeps moving.
-func (h *history) hold(ctx context.Context, term *election.Term) {
+// hold leads until the term ends, writing to the external store every
+// tick, and resigning after a moment while churn is on so that leadership
+// keeps moving.
+func (h *history) hold(ctx context.Context, who string, term *election.Term) {
+	start := time.Now()
+	lost := make(chan time.Time, 1)
+	stopLost := context.AfterFunc(term.Context(), func() { lost <- time.Now() })
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -78,9 +96,19 @@ func (h *history) hold(ctx context.Context, term *election.Term) {
 		case <-ctx.Done():
 			done = true
 		case <-tick.C:
+			if v, err := h.store.Read(term.Rev()); err == nil {
+				_ = h.store.Increment(who, term.Rev(), v) // refused if superseded
+			}
 			done = h.churn.Load()
 		}
 	}
+	end := time.Now()
+	if !stopLost() {
+		if at := <-lost; at.Before(end) {
+			end = at
+		}
+	}
+	h.holds.Add(safety.Hold{Who: who, Token: term.Rev(), Exclusive: true, Start: start, End: end})
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	_ = term.Resign(rctx)
@@ -107,17 +135,21 @@ func (h *history) leader(t *testing.T) (int, *election.Term) {
 
 // Five candidates with 2 s leases, some through the whole cluster, some
 // pinned to one member: never two leaders at once by their Context
-// signals, and terms strictly increasing, while
-//   - leadership churns and the raft leader is killed, then restarted;
+// signals, terms strictly increasing, and no write to fenced external
+// storage from a superseded leader, while
+//   - leadership churns under the seed's fault schedule (members killed,
+//     the raft leader among them, partitioned, their links blackholed,
+//     dropped and delayed);
 //   - leaders hold on, and the member a leader's client is pinned to is cut
 //     off by a partition or killed, so the next leader is elected only
 //     when the old one's lease expires.
 func TestChaosNeverTwoLeaders(t *testing.T) {
 	t.Parallel()
+	run := soak.Start(t, 6*time.Second)
 	c := coordtest.NewCluster(t, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h := &history{progress: make(chan struct{}, 1)}
+	h := newHistory()
 	h.churn.Store(true)
 	opts := []election.Option{election.WithTTL(2 * time.Second), election.WithLogger(slog.New(slog.DiscardHandler))}
 
@@ -136,7 +168,7 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 				_ = election.Run(ctx, cli, "chaos", who, election.Callbacks{
 					OnElected: func(tctx context.Context, term *election.Term) {
 						h.elected(who, term)
-						h.hold(tctx, term)
+						h.hold(tctx, who, term)
 					},
 				}, opts...)
 			})
@@ -158,19 +190,15 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 					continue
 				}
 				h.elected(who, term)
-				h.hold(ctx, term)
+				h.hold(ctx, who, term)
 			}
 		})
 	}
 
 	h.waitElections(t, 5, "steady")
-	raftLeader := c.Member(c.Leader())
-	t.Logf("killing raft leader %s", raftLeader)
-	n := h.elections()
-	raftLeader.Kill()
-	h.waitElections(t, n+5, "raft leader killed")
-	raftLeader.Restart()
-	h.waitElections(t, h.elections()+3, "member restarted")
+	applied := run.Inject(ctx, c, run.Schedule(c.Size(), soak.DefaultTiming))
+	require.Positive(t, applied, "no fault was injected; raise %s", soak.EnvDuration)
+	h.waitElections(t, h.elections()+3, "after the fault schedule")
 
 	h.churn.Store(false)
 	for faults := 0; faults < 3; {
@@ -204,5 +232,58 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	require.Empty(t, h.violations)
-	t.Logf("%d terms", len(h.revs))
+	require.Empty(t, h.holds.Check(1))
+	require.Empty(t, h.store.Check())
+	t.Logf("%d terms; %d fenced writes, %d refused", len(h.revs), len(h.store.Writes()), h.store.Refused())
+}
+
+// The negative control: a leader is cut off past its TTL, another is
+// elected and writes, then the old one resumes and writes with its old
+// Rev. A broken leader that ignores its term's end, writing to storage
+// that ignores tokens, must be caught twice (two live terms, and a lost
+// update); the real one stops leading in time and is refused by the fenced
+// storage.
+func TestChaosNegativeControl(t *testing.T) {
+	for _, broken := range []bool{true, false} {
+		t.Run("broken="+strconv.FormatBool(broken), func(t *testing.T) {
+			t.Parallel()
+			n := coordtest.NewNode(t)
+			link := n.NewLink(t)
+			store := safety.NewStore(!broken)
+			var holds safety.Holds
+			opts := []election.Option{election.WithTTL(time.Second), election.WithLogger(slog.New(slog.DiscardHandler))}
+
+			a := campaign(t, newElection(t, link.Client(), "control", opts...), "a")
+			aStart := time.Now()
+			aRead, err := store.Read(a.Rev())
+			require.NoError(t, err)
+			link.Blackhole()
+			recv(t, a.Done())
+			aLost := time.Now()
+			b := campaign(t, newElection(t, n.Client(), "control", opts...), "b")
+			bStart := time.Now()
+			v, err := store.Read(b.Rev())
+			require.NoError(t, err)
+			require.NoError(t, store.Increment("b", b.Rev(), v))
+			link.Unblackhole()
+			_ = store.Increment("a", a.Rev(), aRead) // refused when fenced
+
+			aEnd := aLost
+			if broken {
+				aEnd = time.Now() // it never noticed
+			}
+			holds.Add(safety.Hold{Who: "a", Token: a.Rev(), Exclusive: true, Start: aStart, End: aEnd})
+			holds.Add(safety.Hold{Who: "b", Token: b.Rev(), Exclusive: true, Start: bStart, End: time.Now()})
+			violations := append(holds.Check(1), store.Check()...)
+			if !broken {
+				require.Empty(t, violations)
+				require.Positive(t, store.Refused(), "the old leader's late write was refused")
+				return
+			}
+			joined := strings.Join(violations, "\n")
+			require.Contains(t, joined, "exclusive b", "the check missed two live terms")
+			require.Contains(t, joined, "lost update: a", "the store check missed the old leader's write")
+			t.Logf("caught, as it should: %v", violations)
+		})
+	}
 }
