@@ -255,13 +255,31 @@ func TestChaosNegativeControl(t *testing.T) {
 
 			a := campaign(t, newElection(t, link.Client(), "control", opts...), "a")
 			aStart := time.Now()
+			lostAt := make(chan time.Time, 1)
+			context.AfterFunc(a.Context(), func() { lostAt <- time.Now() })
 			aRead, err := store.Read(a.Rev())
 			require.NoError(t, err)
+			// Cut a off, with b campaigning meanwhile: b must not be
+			// elected before a is told its term ended.
+			eb := newElection(t, n.Client(), "control", opts...)
 			link.Blackhole()
-			recv(t, a.Done())
-			aLost := time.Now()
-			b := campaign(t, newElection(t, n.Client(), "control", opts...), "b")
-			bStart := time.Now()
+			type elected struct {
+				term *election.Term
+				at   time.Time
+				err  error
+			}
+			bDone := make(chan elected, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), wait)
+				defer cancel()
+				term, err := eb.Campaign(ctx, "b")
+				bDone <- elected{term, time.Now(), err}
+			}()
+			aLost := recv(t, lostAt)
+			be := recv(t, bDone)
+			require.NoError(t, be.err)
+			b, bStart := be.term, be.at
+			t.Cleanup(func() { _ = b.Resign(context.Background()) })
 			v, err := store.Read(b.Rev())
 			require.NoError(t, err)
 			require.NoError(t, store.Increment("b", b.Rev(), v))

@@ -147,6 +147,8 @@ func pausedHolderControl(t *testing.T, broken bool, limit int, exclusive bool,
 	a, err := acquirer(t, link.Client())(ctx)
 	require.NoError(t, err)
 	aStart := time.Now()
+	lostAt := make(chan time.Time, 1)
+	context.AfterFunc(a.Context(), func() { lostAt <- time.Now() })
 	aRead, err := store.Read(a.Token())
 	require.NoError(t, err)
 	var others []*lock.Held
@@ -157,12 +159,35 @@ func pausedHolderControl(t *testing.T, broken bool, limit int, exclusive bool,
 		others, starts = append(others, h), append(starts, time.Now())
 	}
 
+	// Cut A off, and let C wait for its place meanwhile: C must not get
+	// in before A is told it lost.
+	acquireC := acquirer(t, n.Client())
 	link.Blackhole()
-	waitLost(t, a)
-	aLost := time.Now()
-	c, err := acquirer(t, n.Client())(ctx) // in A's place, once etcd expired it
-	require.NoError(t, err)
-	others, starts = append(others, c), append(starts, time.Now())
+	type acquired struct {
+		h   *lock.Held
+		at  time.Time
+		err error
+	}
+	cDone := make(chan acquired, 1)
+	go func() {
+		h, err := acquireC(ctx)
+		cDone <- acquired{h, time.Now(), err}
+	}()
+	var aLost time.Time
+	select {
+	case aLost = <-lostAt:
+	case <-time.After(within):
+		t.Fatalf("A, cut off, was not told it lost its hold within %v", within)
+	}
+	var cr acquired
+	select {
+	case cr = <-cDone:
+	case <-time.After(within):
+		t.Fatalf("C did not take A's place within %v", within)
+	}
+	require.NoError(t, cr.err)
+	c := cr.h
+	others, starts = append(others, c), append(starts, cr.at)
 	if exclusive {
 		v, err := store.Read(c.Token())
 		require.NoError(t, err)
