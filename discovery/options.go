@@ -32,6 +32,7 @@ type Option func(*options)
 
 type options struct {
 	ttl        time.Duration
+	ttlSet     bool
 	lease      *lease.Lease
 	leaseSet   bool
 	namespace  string
@@ -44,11 +45,12 @@ type options struct {
 
 // WithTTL sets the TTL of the lease a Registration grants itself (default
 // DefaultTTL; at least one second, rounded up to whole seconds as etcd
-// counts them). A crashed instance stays listed for up to one TTL.
-// Register only; it excludes WithLease.
+// counts them: a smaller one, zero included, is refused with an error
+// wrapping ErrInvalidOption and lease.ErrInvalidTTL). A crashed instance
+// stays listed for up to one TTL. Register only; it excludes WithLease.
 func WithTTL(ttl time.Duration) Option {
 	return func(o *options) {
-		o.ttl = ttl
+		o.ttl, o.ttlSet = ttl, true
 		o.registerOnly = append(o.registerOnly, "WithTTL")
 	}
 }
@@ -120,14 +122,14 @@ func buildOptions(kind callKind, opts []Option) (options, error) {
 		return o, fmt.Errorf("%w: %s applies to Watch and resolvers, not to Register", ErrInvalidOption, strings.Join(o.watchOnly, ", "))
 	case o.leaseSet && o.lease == nil:
 		return o, fmt.Errorf("%w: WithLease(nil): pass a lease from lease.Grant, or leave the option out for a lease of the registration's own", ErrInvalidOption)
-	case o.leaseSet && o.ttl != 0:
+	case o.leaseSet && o.ttlSet:
 		return o, fmt.Errorf("%w: WithTTL and WithLease together: a shared lease has its own TTL; drop one of them", ErrInvalidOption)
-	case o.ttl != 0 && o.ttl < time.Second:
-		return o, fmt.Errorf("%w: WithTTL(%v): etcd counts lease time in whole seconds; use 1s or more", ErrInvalidOption, o.ttl)
+	case o.ttlSet && o.ttl < time.Second:
+		return o, fmt.Errorf("%w: WithTTL(%v): %w: etcd counts lease time in whole seconds; use 1s or more, or leave the option out for DefaultTTL", ErrInvalidOption, o.ttl, lease.ErrInvalidTTL)
 	case o.staleAfter != 0 && o.staleAfter < 100*time.Millisecond:
 		return o, fmt.Errorf("%w: WithStaleAfter(%v): use 100ms or more", ErrInvalidOption, o.staleAfter)
 	}
-	if o.ttl == 0 {
+	if !o.ttlSet {
 		o.ttl = DefaultTTL
 	}
 	if o.staleAfter == 0 {
