@@ -11,6 +11,7 @@ import (
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/discovery"
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -103,5 +104,7 @@ func TestClientClosedUnderfoot(t *testing.T) {
 	require.Equal(t, discovery.Lost, reg.State())
 	waitFor(t, w, "reporting the closed client", func(discovery.Snapshot) bool { return errors.Is(w.Err(), discovery.ErrClientClosed) })
 	require.True(t, has("p1")(w.Snapshot()), "the last snapshot stays")
-	require.ErrorIs(t, reg.Close(ctxT(t, wait)), discovery.ErrClientClosed, "nothing can be deleted through a closed client")
+	err = reg.Close(ctxT(t, wait))
+	require.ErrorIs(t, err, discovery.ErrClientClosed, "nothing can be deleted through a closed client")
+	require.True(t, etcderr.Rejected(err), "nothing was sent: %v", err)
 }

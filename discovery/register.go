@@ -176,8 +176,8 @@ func (r *Registration) Update(ctx context.Context, fn func(*Instance)) error {
 	if r.states.get().State != Registered {
 		return nil
 	}
-	if r.cli.Ctx().Err() != nil {
-		return fmt.Errorf("discovery: update %s: %w", next, ErrClientClosed)
+	if err := clientClosed(r.cli); err != nil {
+		return fmt.Errorf("discovery: update %s: %w", next, err)
 	}
 	resp, err := r.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.lease.ID())).
@@ -253,8 +253,8 @@ func (r *Registration) Close(ctx context.Context) error {
 // deregister deletes the key if it is attached to a lease of this
 // registration, then releases the leases. Called with writeMu held.
 func (r *Registration) deregister(ctx context.Context) error {
-	if r.cli.Ctx().Err() != nil {
-		return ErrClientClosed
+	if err := clientClosed(r.cli); err != nil {
+		return err
 	}
 	var errs []error
 	seen := map[clientv3.LeaseID]bool{}

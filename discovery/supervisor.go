@@ -68,8 +68,8 @@ func (r *Registration) register(ctx context.Context) error {
 	if r.closed {
 		return ErrClosed
 	}
-	if r.cli.Ctx().Err() != nil {
-		return ErrClientClosed
+	if err := clientClosed(r.cli); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.attemptTimeout())
 	defer cancel()
@@ -148,6 +148,16 @@ func (r *Registration) retrying(err error) {
 	r.states.cur.Err = err
 	r.states.mu.Unlock()
 	r.log.Debug("discovery: re-registration attempt failed", "key", r.key, "err", err)
+}
+
+// clientClosed returns an error wrapping ErrClientClosed (and
+// etcderr.ErrClientClosed: nothing was sent) if cli is closed, else nil.
+// Checked right before a write.
+func clientClosed(cli *clientv3.Client) error {
+	if err := etcderr.ClientClosed(cli); err != nil {
+		return fmt.Errorf("%w: %w", ErrClientClosed, err)
+	}
+	return nil
 }
 
 // permanent reports errors no retry can fix.

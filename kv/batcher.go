@@ -181,8 +181,8 @@ func (b *Batcher[T]) Close() {
 }
 
 func (b *Batcher[T]) do(ctx context.Context, op *batchOp) batchResult {
-	if ctx.Err() != nil {
-		return batchResult{err: notSent(op.verb(), op.key, ctx)}
+	if err := unsent(ctx, b.s.cli, op.verb(), op.key); err != nil {
+		return batchResult{err: err}
 	}
 	op.res = make(chan batchResult, 1)
 	b.mu.Lock()
@@ -329,9 +329,14 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 			txnOps[i] = clientv3.OpDelete(op.key)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	resp, err := b.s.cli.Txn(requireLeader(ctx)).Then(txnOps...).Commit()
-	cancel()
+	// A client closed while the ops were queued: not sent, not applied.
+	var resp *clientv3.TxnResponse
+	err := etcderr.ClientClosed(b.s.cli)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+		resp, err = b.s.cli.Txn(requireLeader(ctx)).Then(txnOps...).Commit()
+		cancel()
+	}
 	if err == nil {
 		for i, op := range ops {
 			r := batchResult{rev: resp.Header.Revision}

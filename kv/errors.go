@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Errors returned by the package. They are wrapped with the operation and the
@@ -46,8 +47,9 @@ var (
 	// or revoked); nothing was written.
 	ErrLeaseNotFound = errors.New("kv: lease not found (expired or revoked)")
 	// ErrRejected: etcd refused the write before applying it (no leader,
-	// quota exceeded, permission denied...): nothing was written, so it is
-	// safe to retry once the cause is gone.
+	// quota exceeded, permission denied...), or it was never sent because
+	// the etcd client was closed: nothing was written, so it is safe to
+	// retry once the cause is gone.
 	ErrRejected = errors.New("kv: write rejected, not applied")
 	// ErrUnknownOutcome: the write was sent but no answer came back (timeout,
 	// lost connection, leader change): it may or may not have been applied.
@@ -90,4 +92,17 @@ func readErr(op, key string, rev int64, err error) error {
 // definitely not applied.
 func notSent(op, key string, ctx context.Context) error {
 	return fmt.Errorf("kv: %s %q: not sent: %w", op, key, context.Cause(ctx))
+}
+
+// unsent says why a write about to be sent on cli cannot go out: ctx ended,
+// or the client is closed (ErrRejected). Either way nothing was written;
+// nil means send it.
+func unsent(ctx context.Context, cli *clientv3.Client, op, key string) error {
+	if ctx.Err() != nil {
+		return notSent(op, key, ctx)
+	}
+	if err := etcderr.ClientClosed(cli); err != nil {
+		return writeErr(op, key, err)
+	}
+	return nil
 }

@@ -112,8 +112,8 @@ func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) 
 	if err != nil {
 		return 0, err
 	}
-	if ctx.Err() != nil {
-		return 0, notSent("put", full, ctx)
+	if err := unsent(ctx, s.cli, "put", full); err != nil {
+		return 0, err
 	}
 	resp, err := s.cli.Put(requireLeader(ctx), full, data, po.clientOpts()...)
 	if err != nil {
@@ -131,8 +131,8 @@ func (s *Store[T]) Swap(ctx context.Context, key string, v T, opts ...PutOption)
 	if err != nil {
 		return nil, 0, err
 	}
-	if ctx.Err() != nil {
-		return nil, 0, notSent("swap", full, ctx)
+	if err := unsent(ctx, s.cli, "swap", full); err != nil {
+		return nil, 0, err
 	}
 	resp, err := s.cli.Put(requireLeader(ctx), full, data, append(po.clientOpts(), clientv3.WithPrevKV())...)
 	if err != nil {
@@ -187,8 +187,8 @@ func (s *Store[T]) Create(ctx context.Context, key string, v T, opts ...PutOptio
 	if err != nil {
 		return 0, err
 	}
-	if ctx.Err() != nil {
-		return 0, notSent("create", full, ctx)
+	if err := unsent(ctx, s.cli, "create", full); err != nil {
+		return 0, err
 	}
 	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.CreateRevision(full), "=", 0)).
@@ -212,8 +212,8 @@ func (s *Store[T]) Delete(ctx context.Context, key string) (existed bool, rev in
 		return false, 0, err
 	}
 	full := s.prefix + key
-	if ctx.Err() != nil {
-		return false, 0, notSent("delete", full, ctx)
+	if err := unsent(ctx, s.cli, "delete", full); err != nil {
+		return false, 0, err
 	}
 	resp, err := s.cli.Delete(requireLeader(ctx), full)
 	if err != nil {
@@ -234,8 +234,8 @@ func (s *Store[T]) CompareAndSwap(ctx context.Context, key string, modRev int64,
 	if err != nil {
 		return 0, err
 	}
-	if ctx.Err() != nil {
-		return 0, notSent("compare-and-swap", full, ctx)
+	if err := unsent(ctx, s.cli, "compare-and-swap", full); err != nil {
+		return 0, err
 	}
 	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
@@ -262,8 +262,8 @@ func (s *Store[T]) CompareAndDelete(ctx context.Context, key string, modRev int6
 	if modRev <= 0 {
 		return 0, fmt.Errorf("kv: compare-and-delete %q: %w: mod revision %d; pass the ModRevision of an Entry you read", full, ErrInvalidArgument, modRev)
 	}
-	if ctx.Err() != nil {
-		return 0, notSent("compare-and-delete", full, ctx)
+	if err := unsent(ctx, s.cli, "compare-and-delete", full); err != nil {
+		return 0, err
 	}
 	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).

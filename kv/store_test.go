@@ -457,3 +457,50 @@ func TestWriteToLeaderlessMemberIsRejected(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, all, "nothing was applied")
 }
+
+// A write on a closed client is never sent: every write reports
+// ErrRejected (definitely not applied), never ErrUnknownOutcome.
+func TestWriteOnClosedClientIsRejected(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	cli := n.NewClient(t)
+	s, err := kv.New[int](cli, "closed")
+	require.NoError(t, err)
+	rev, err := s.Put(ctx, "a", 1)
+	require.NoError(t, err)
+	b, err := s.Batcher()
+	require.NoError(t, err)
+	defer b.Close()
+	require.NoError(t, cli.Close())
+
+	rejected := func(what string, err error) {
+		t.Helper()
+		require.ErrorIs(t, err, kv.ErrRejected, what)
+		require.NotErrorIs(t, err, kv.ErrUnknownOutcome, what)
+		require.Contains(t, err.Error(), "client closed", what)
+	}
+	_, err = s.Put(ctx, "a", 2)
+	rejected("put", err)
+	_, _, err = s.Swap(ctx, "a", 2)
+	rejected("swap", err)
+	_, err = s.Create(ctx, "b", 1)
+	rejected("create", err)
+	_, _, err = s.Delete(ctx, "a")
+	rejected("delete", err)
+	_, err = s.CompareAndSwap(ctx, "a", rev, 2)
+	rejected("compare-and-swap", err)
+	_, err = s.CompareAndDelete(ctx, "a", rev)
+	rejected("compare-and-delete", err)
+	_, err = b.Put(ctx, "a", 2)
+	rejected("batched put", err)
+	_, _, err = b.Delete(ctx, "a")
+	rejected("batched delete", err)
+
+	other, err := kv.New[int](n.Client(), "closed")
+	require.NoError(t, err)
+	e, err := other.Get(ctx, "a")
+	require.NoError(t, err)
+	require.Equal(t, 1, e.Value)
+	require.Equal(t, rev, e.ModRevision, "nothing was applied")
+}

@@ -108,8 +108,8 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 			putOpts = []clientv3.OpOption{clientv3.WithIgnoreLease()}
 		}
 	}
-	if ctx.Err() != nil {
-		return Entry[T]{}, 0, nil, notSent("update", full, ctx)
+	if err := unsent(ctx, s.cli, "update", full); err != nil {
+		return Entry[T]{}, 0, nil, err
 	}
 	resp, err := s.cli.Txn(requireLeader(ctx)).
 		If(cmp).

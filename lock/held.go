@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
 )
@@ -169,7 +170,8 @@ func (t *Txn) Else(ops ...clientv3.Op) *Txn { t.els = append(t.els, ops...); ret
 
 // Commit sends the transaction. Its response is the one of the If/Then/Else
 // part, as clientv3 would return it. If the hold is over, nothing is
-// applied and the error wraps ErrNotHeld.
+// applied and the error wraps ErrNotHeld. On a closed etcd client nothing
+// is sent, and the error says so.
 func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	h := t.h
 	h.mu.Lock()
@@ -177,6 +179,9 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	h.mu.Unlock()
 	if released {
 		return nil, fmt.Errorf("%w: lock %q: already unlocked", ErrNotHeld, h.s.name)
+	}
+	if err := etcderr.ClientClosed(h.s.cli); err != nil {
+		return nil, fmt.Errorf("lock %q: fenced txn not sent, nothing was applied: %w", h.s.name, err)
 	}
 	nested := len(t.cmps) > 0 || len(t.els) > 0
 	txn := h.s.cli.Txn(t.ctx).If(h.IsOwner())

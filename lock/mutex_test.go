@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/lock"
 )
@@ -362,4 +363,26 @@ func TestFailedCloseIsRetried(t *testing.T) {
 	require.NoError(t, m.Close(ctx), "Close after a successful Close does nothing")
 	_, err = m.Lock(ctx)
 	require.ErrorIs(t, err, lock.ErrClosed)
+}
+
+// A fenced write on a closed client is never sent: it is reported as not
+// applied, not as an outcome unknown.
+func TestFencedWriteOnClosedClientIsNotSent(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxFor(t)
+	cli := n.NewClient(t)
+	m := newMutex(t, cli, "closed-client")
+	h, err := m.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, cli.Close())
+
+	_, err = h.Do(ctx, clientv3.OpPut("closed-client-result", "x"))
+	require.Error(t, err)
+	require.True(t, etcderr.Rejected(err), "not proven unsent: %v", err)
+	require.ErrorIs(t, err, etcderr.ErrClientClosed)
+	require.Contains(t, err.Error(), "nothing was applied")
+	got, err := n.Client().Get(ctx, "closed-client-result")
+	require.NoError(t, err)
+	require.Empty(t, got.Kvs)
 }

@@ -130,6 +130,9 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, q.conds...)
 	then := []clientv3.Op{q.ahead, clientv3.OpPut(key, nonce, clientv3.WithLease(l.ID()))}
 	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
+	if err := etcderr.ClientClosed(q.s.cli); err != nil {
+		return nil, fmt.Errorf("lock %q: enqueue %s not sent: %w", q.s.name, key, err) // nothing to clean up
+	}
 	resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err == nil {
 		return resp, nil

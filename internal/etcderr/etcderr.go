@@ -3,15 +3,40 @@
 // again), which a retry may cure, and which no retry can fix. Anything a
 // write returns that is not a proven rejection must be treated as an
 // unknown outcome and never re-sent.
+//
+// A request on a closed client fails in gRPC exactly like a request that
+// Close cut off in flight, whose outcome is unknown. ClientClosed, checked
+// just before sending, tells the two apart: the request it stops was never
+// sent.
 package etcderr
 
 import (
 	"errors"
+	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
+
+// ErrClientClosed is wrapped by the error of a request that was not sent
+// because its etcd client had been closed: a write that fails with it was
+// not applied. Only ClientClosed returns it.
+var ErrClientClosed = errors.New("etcd client closed, request not sent")
+
+// ClientClosed returns an error wrapping ErrClientClosed if cli has been
+// closed, and nil otherwise. Call it right before sending a request, and do
+// not send it when it returns an error: the write is then proven not
+// applied (Rejected), where gRPC's own error for a closed client ("the
+// client connection is closing") cannot be told from a write cut off in
+// flight.
+func ClientClosed(cli *clientv3.Client) error {
+	if cli.Ctx().Err() != nil {
+		return fmt.Errorf("%w: use an open client (close users of a client before the client)", ErrClientClosed)
+	}
+	return nil
+}
 
 // rejectedByOp are rejections caused by one operation of a request (in a
 // txn, the culprit can be isolated by splitting it). etcd checks them before
@@ -28,12 +53,13 @@ var rejectedByCluster = []error{
 	rpctypes.ErrNoLeader, rpctypes.ErrTooManyRequests, rpctypes.ErrNoSpace,
 	rpctypes.ErrNotCapable, rpctypes.ErrAuthFailed, rpctypes.ErrInvalidAuthToken,
 	rpctypes.ErrAuthOldRevision, rpctypes.ErrUserEmpty, rpctypes.ErrCorrupt,
+	ErrClientClosed,
 }
 
 // permanent are errors no retry of the same request can fix.
 var permanent = []error{
 	rpctypes.ErrPermissionDenied, rpctypes.ErrAuthNotEnabled, rpctypes.ErrAuthFailed,
-	rpctypes.ErrUserEmpty, rpctypes.ErrInvalidAuthToken,
+	rpctypes.ErrUserEmpty, rpctypes.ErrInvalidAuthToken, ErrClientClosed,
 }
 
 func isAny(err error, targets []error) bool {
@@ -76,7 +102,8 @@ func Transient(err error) bool {
 }
 
 // Permanent reports whether no retry of the same request can succeed: the
-// request is malformed, or the user is not authenticated or not allowed.
+// request is malformed, the user is not authenticated or not allowed, or
+// the client is closed.
 func Permanent(err error) bool {
 	if isAny(err, permanent) {
 		return true

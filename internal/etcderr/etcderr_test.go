@@ -63,3 +63,24 @@ func TestClassifiesWrappedErrors(t *testing.T) {
 	require.False(t, etcderr.Transient(errors.New("anything")))
 	require.Equal(t, codes.Unknown, etcderr.Code(errors.New("anything")))
 }
+
+// A closed client's gRPC error cannot prove a write was not applied (Close
+// cuts in-flight writes off with the same error); ClientClosed, checked
+// before sending, can.
+func TestClientClosedIsARejection(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.NewClient(t)
+	require.NoError(t, etcderr.ClientClosed(cli))
+	require.NoError(t, cli.Close())
+
+	_, err := cli.Put(context.Background(), "k", "v")
+	require.Error(t, err)
+	require.False(t, etcderr.Rejected(err), "gRPC's own error for a closed client proves nothing: %v", err)
+
+	err = fmt.Errorf("kv: put: %w", etcderr.ClientClosed(cli))
+	require.ErrorIs(t, err, etcderr.ErrClientClosed)
+	require.True(t, etcderr.Rejected(err))
+	require.False(t, etcderr.RejectedByOp(err), "a batch is not split over a closed client")
+	require.True(t, etcderr.Permanent(err))
+	require.False(t, etcderr.Transient(err))
+}
