@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -95,17 +96,21 @@ func (t *Term) Value() string {
 // confirmed before its deadline, which is counted conservatively so the
 // context ends no later than etcd can expire the lease), or Resign was
 // called. Err says which.
-func (t *Term) Context() context.Context { return t.ctx }
+//
+// A loss of the lease already known when Context, Done or Err is called
+// (its Done closed, or its deadline passed) is reported by that call: the
+// context returned is already cancelled.
+func (t *Term) Context() context.Context { return keyguard.Check(t.ctx) }
 
 // Done is Context().Done().
-func (t *Term) Done() <-chan struct{} { return t.ctx.Done() }
+func (t *Term) Done() <-chan struct{} { return t.Context().Done() }
 
 // Err returns nil while the term leads. Afterwards it returns ErrResigned,
 // or an error wrapping ErrLeadershipLost and the cause (lease errors such
 // as lease.ErrExpired and lease.ErrDeadlinePassed can be tested with
 // errors.Is).
 func (t *Term) Err() error {
-	if t.ctx.Err() == nil {
+	if t.Context().Err() == nil {
 		return nil
 	}
 	cause := context.Cause(t.ctx)

@@ -129,3 +129,40 @@ func TestResignIsFenced(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b.Rev(), ld.Rev)
 }
+
+// A loss of the lease already known when Err, Context or Done is called is
+// reported by that call, not a moment later when the guard has run.
+func TestKnownLeaseLossIsReportedByTheCall(t *testing.T) {
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := context.Background()
+	for _, first := range []string{"Err", "Context", "Done"} {
+		t.Run(first, func(t *testing.T) {
+			for round := range 10 {
+				l, err := lease.Grant(ctx, cli, 5*time.Second)
+				require.NoError(t, err)
+				l.KeepAlive(context.Background())
+				e := newElection(t, cli, "known-loss", election.WithLease(l))
+				a := campaign(t, e, "a")
+				require.NoError(t, l.Revoke(ctx))
+				<-l.Done() // the loss is known
+				var reported bool
+				switch first {
+				case "Err":
+					reported = a.Err() != nil
+				case "Context":
+					reported = a.Context().Err() != nil
+				case "Done":
+					select {
+					case <-a.Done():
+						reported = true
+					default:
+					}
+				}
+				require.True(t, reported, "round %d: a lost term reported live", round)
+				require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+				require.NoError(t, a.Resign(ctx))
+			}
+		})
+	}
+}

@@ -66,7 +66,10 @@ func (h *Held) IsOwner() clientv3.Cmp {
 //
 // The watch behind it starts at the first call of Context, Lost or Err and
 // replays everything since the acquisition, so calling it late misses
-// nothing; until then a hold costs no watch.
+// nothing; until then a hold costs no watch. A loss of the lease already
+// known when Context, Lost or Err is called (its Done closed, or its
+// deadline passed) is reported by that call: the context returned is
+// already cancelled.
 func (h *Held) Context() context.Context {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -80,7 +83,7 @@ func (h *Held) Context() context.Context {
 		}
 		h.ctx, h.stopGuard = keyguard.Guard(parent, h.s.cli, h.key, h.rev, h.lease)
 	}
-	return h.ctx
+	return keyguard.Check(h.ctx)
 }
 
 // Lost is closed when the hold ends; it is Context().Done().

@@ -238,3 +238,49 @@ func TestWaiterCutOffReturnsSessionExpired(t *testing.T) {
 	waitKeys(t, n.Client(), "waiter-cut/", 1)
 	require.NoError(t, h.Unlock(ctx))
 }
+
+// A loss already known when Err, Context or Lost is called is reported by
+// that call, whether or not the hold's guard was running: a holder checking
+// Err before touching a fenced resource is never told it still holds.
+func TestKnownLossIsReportedByTheCall(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	for _, first := range []string{"Err", "Context", "Lost", "Err after Context"} {
+		t.Run(first, func(t *testing.T) {
+			for round := range 10 {
+				l, err := lease.Grant(ctx, cli, 5*time.Second)
+				require.NoError(t, err)
+				m := newMutex(t, cli, "known-loss", lock.WithLease(l))
+				h, err := m.Lock(ctx)
+				require.NoError(t, err)
+				if first == "Err after Context" {
+					require.NoError(t, h.Context().Err(), "the guard runs before the loss")
+				}
+				require.NoError(t, l.Revoke(ctx))
+				<-h.Lease().Done() // the loss is known
+				var reported bool
+				switch first {
+				case "Err", "Err after Context":
+					reported = h.Err() != nil
+				case "Context":
+					reported = h.Context().Err() != nil
+				case "Lost":
+					select {
+					case <-h.Lost():
+						reported = true
+					default:
+					}
+				}
+				require.True(t, reported, "round %d: a lost hold reported live", round)
+				lost := h.Err()
+				require.ErrorIs(t, lost, lock.ErrLost)
+				if !errors.Is(lost, lease.ErrRevoked) && !errors.Is(lost, lock.ErrKeyDeleted) {
+					t.Fatalf("unexpected cause: %v", lost)
+				}
+				require.NoError(t, m.Close(ctx))
+			}
+		})
+	}
+}

@@ -31,15 +31,59 @@ var ErrKeyGone = errors.New("owned key deleted or replaced")
 //   - parent ends: cause is parent's.
 //
 // Watching starts from createRev, so a deletion between acquiring the key
-// and calling Guard is not missed. Call the returned cancel to release the
-// guard's goroutine.
+// and calling Guard is not missed. A lease already known lost is reported
+// at once: the context is returned cancelled. Call the returned cancel to
+// release the guard's goroutine.
+//
+// The guard's goroutine cancels the context a moment after a loss; Check
+// reports a loss of the lease known at the time of the call, at once.
 func Guard(parent context.Context, cli *clientv3.Client, key string, createRev int64, l *lease.Lease) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
+	ctx = context.WithValue(ctx, guardKey{}, &guarded{l: l, cancel: cancel})
+	if err := leaseLoss(l); err != nil {
+		cancel(err)
+	}
 	go func() {
 		cause := watch(ctx, cli, key, createRev, l)
 		cancel(cause)
 	}()
 	return ctx, func() { cancel(context.Canceled) }
+}
+
+// guardKey marks a guard's context; its value is a *guarded.
+type guardKey struct{}
+
+// guarded is what Check needs of a guard.
+type guarded struct {
+	l      *lease.Lease
+	cancel context.CancelCauseFunc
+}
+
+// Check returns ctx, a context of Guard or one derived from it, after
+// cancelling the guard if its lease is known lost now: Done closed, or the
+// deadline passed. Call it before reporting whether ownership holds, so a
+// loss already known is reported by that very call rather than a moment
+// later, when the guard's goroutine has run. Without a guard in ctx, Check
+// does nothing.
+func Check(ctx context.Context) context.Context {
+	if g, ok := ctx.Value(guardKey{}).(*guarded); ok && ctx.Err() == nil {
+		if err := leaseLoss(g.l); err != nil {
+			g.cancel(err) // cancels ctx too, at once: it derives from the guard
+		}
+	}
+	return ctx
+}
+
+// leaseLoss says why l is lost, judged locally and now, or nil: it was
+// lost, or no renewal was confirmed before its deadline.
+func leaseLoss(l *lease.Lease) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if d := l.Deadline(); !time.Now().Before(d) {
+		return fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // watch blocks until ownership is lost or ctx ends, and returns the cause.
@@ -54,12 +98,11 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 	defer cancel(nil)
 	go func() {
 		for {
-			d := l.Deadline()
-			if !time.Now().Before(d) {
-				cancel(fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano)))
+			if err := leaseLoss(l); err != nil {
+				cancel(err)
 				return
 			}
-			timer := time.NewTimer(time.Until(d))
+			timer := time.NewTimer(time.Until(l.Deadline()))
 			select {
 			case <-l.Done():
 				timer.Stop()

@@ -161,3 +161,27 @@ func TestGuardFiresAtDeadlineWithoutKeepAlive(t *testing.T) {
 	require.ErrorIs(t, context.Cause(gctx), lease.ErrDeadlinePassed)
 	require.False(t, time.Now().Before(l.Deadline()), "fired before the deadline")
 }
+
+// A lease loss known when Guard or Check is called is reported at once, in
+// the guard's context and in contexts derived from it.
+func TestKnownLeaseLossIsReportedAtOnce(t *testing.T) {
+	n, l, rev := setup(t)
+	ctx, cancel := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel()
+	derived, stop := context.WithCancel(context.WithValue(ctx, struct{}{}, 1))
+	defer stop()
+	require.NoError(t, keyguard.Check(derived).Err())
+	l.Close()
+	<-l.Done()
+	require.Error(t, keyguard.Check(derived).Err(), "a known loss must be reported by the call")
+	require.ErrorIs(t, context.Cause(ctx), lease.ErrClosed)
+
+	// A guard of a lease already lost is born cancelled.
+	born, cancel2 := keyguard.Guard(context.Background(), n.Client(), "owned", rev, l)
+	defer cancel2()
+	require.ErrorIs(t, context.Cause(born), lease.ErrClosed)
+
+	// Without a guard, Check changes nothing.
+	plain := context.Background()
+	require.Equal(t, plain, keyguard.Check(plain))
+}
