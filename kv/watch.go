@@ -44,8 +44,15 @@ type Event[T any] struct {
 	// Entry is the key's new state (put) or the deleted key (delete).
 	Entry Entry[T]
 	// Prev is the key's state before the change, with WithPrevValue; nil if
-	// the key did not exist or the option was not given.
+	// the key did not exist, if the option was not given, or if
+	// PrevUnknown is set.
 	Prev *Entry[T]
+	// PrevUnknown is set, with WithPrevValue, when the key existed before
+	// the change but etcd did not return its previous value: the revision
+	// before the change was compacted (etcd then omits it silently). Prev
+	// is nil, and means nothing; read the key's history elsewhere if you
+	// need it.
+	PrevUnknown bool
 	// Revision is the revision of the change, or of State for a resync.
 	Revision int64
 	// State is, for EventResync, every entry of the store at Revision.
@@ -80,6 +87,8 @@ func FromRevision(rev int64) WatchOption {
 }
 
 // WithPrevValue fills each event's Prev (like etcdctl watch --prev-kv).
+// An event at a revision whose predecessor etcd has compacted comes without
+// it: its PrevUnknown is set instead.
 func WithPrevValue() WatchOption {
 	return func(o *watchOptions) { o.prev = true }
 }
@@ -157,11 +166,11 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 		return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
 	}
 	w := &Watcher[T]{cancel: cancel, events: make(chan Event[T]), done: make(chan struct{})}
-	go s.runWatch(ctx, st, w)
+	go s.runWatch(ctx, st, w, o.prev)
 	return w, nil
 }
 
-func (s *Store[T]) runWatch(ctx context.Context, st *watchresume.Stream, w *Watcher[T]) {
+func (s *Store[T]) runWatch(ctx context.Context, st *watchresume.Stream, w *Watcher[T], prev bool) {
 	defer close(w.done)
 	defer close(w.events)
 	defer st.Close()
@@ -180,7 +189,7 @@ func (s *Store[T]) runWatch(ctx context.Context, st *watchresume.Stream, w *Watc
 			continue
 		}
 		for _, e := range u.Events {
-			if !w.send(ctx, s.event(e)) {
+			if !w.send(ctx, s.event(e, prev)) {
 				break
 			}
 		}
@@ -196,7 +205,7 @@ func (w *Watcher[T]) send(ctx context.Context, ev Event[T]) bool {
 	}
 }
 
-func (s *Store[T]) event(e *clientv3.Event) Event[T] {
+func (s *Store[T]) event(e *clientv3.Event, prev bool) Event[T] {
 	ev := Event[T]{Type: EventPut, Revision: e.Kv.ModRevision}
 	if e.Type == mvccpb.DELETE {
 		ev.Type = EventDelete
@@ -208,11 +217,15 @@ func (s *Store[T]) event(e *clientv3.Event) Event[T] {
 		}
 	}
 	if e.PrevKv != nil {
-		prev, err := s.entry(e.PrevKv)
+		p, err := s.entry(e.PrevKv)
 		if err != nil && ev.Err == nil {
 			ev.Err = fmt.Errorf("kv: watch: previous value: %w", err)
 		}
-		ev.Prev = &prev
+		ev.Prev = &p
+	} else if prev && !e.IsCreate() {
+		// A deletion, or a put of a key that existed (version > 1): etcd
+		// had a previous value and could not read it.
+		ev.PrevUnknown = true
 	}
 	return ev
 }

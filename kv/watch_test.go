@@ -569,3 +569,59 @@ func (r *recorder) count(substr string) int {
 	}
 	return n
 }
+
+// etcd omits an event's previous value when the revision before the event
+// is compacted: such an event says its Prev is unknown, never that the key
+// did not exist.
+func TestWatchPrevValueCompactedIsUnknownNotAbsent(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	cli := n.Client()
+	s, err := kv.New[int](cli, "pc")
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "a", 1)
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "b", 1)
+	require.NoError(t, err)
+	// One revision holds an overwrite, a deletion and a creation.
+	resp, err := cli.Txn(ctx).Then(
+		clientv3.OpPut("pc/a", "2"), clientv3.OpDelete("pc/b"), clientv3.OpPut("pc/c", "1"),
+	).Commit()
+	require.NoError(t, err)
+	rev := resp.Header.Revision
+	_, err = cli.Compact(ctx, rev) // rev-1, where the previous values are, is gone
+	require.NoError(t, err)
+
+	w, err := s.Watch(ctx, kv.FromRevision(rev), kv.WithPrevValue())
+	require.NoError(t, err)
+	defer w.Close()
+	rev2, err := s.Put(ctx, "a", 3)
+	require.NoError(t, err)
+
+	ev := next(t, w)
+	require.Equal(t, kv.EventPut, ev.Type)
+	require.Equal(t, "a", ev.Entry.Key)
+	require.Equal(t, rev, ev.Revision)
+	require.Nil(t, ev.Prev)
+	require.True(t, ev.PrevUnknown, "an overwrite whose previous value etcd dropped")
+	require.NoError(t, ev.Err, "the change itself is sound")
+
+	ev = next(t, w)
+	require.Equal(t, kv.EventDelete, ev.Type)
+	require.Equal(t, "b", ev.Entry.Key)
+	require.Nil(t, ev.Prev)
+	require.True(t, ev.PrevUnknown, "a deletion whose previous value etcd dropped")
+
+	ev = next(t, w)
+	require.Equal(t, kv.EventPut, ev.Type)
+	require.Equal(t, "c", ev.Entry.Key)
+	require.Nil(t, ev.Prev)
+	require.False(t, ev.PrevUnknown, "a creation: the key did not exist")
+
+	ev = next(t, w)
+	require.Equal(t, rev2, ev.Revision)
+	require.NotNil(t, ev.Prev)
+	require.Equal(t, 2, ev.Prev.Value)
+	require.False(t, ev.PrevUnknown)
+}
