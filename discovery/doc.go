@@ -40,7 +40,8 @@
 //     is missed; when it breaks it lists again and publishes only the
 //     difference. An error never empties the cache: it keeps the last good
 //     snapshot and reports Stale. A quiet watch is probed with progress
-//     requests, so a silent network failure is reported too.
+//     requests and reads of the store's revision, so a silent network
+//     failure is reported too, and an idle store is not taken for one.
 //   - One etcd watch per service, client and namespace serves every Watcher
 //     and resolver of it in the process.
 //   - Pickers (NewRoundRobin, NewRandom, NewPowerOfTwo) never choose a

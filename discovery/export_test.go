@@ -18,3 +18,12 @@ func Watches() int {
 
 // ResolverWatcher is the Watcher behind a resolver NewResolverBuilder built.
 func ResolverWatcher(r any) *Watcher { return r.(*grpcResolver).w }
+
+// SignsOfLife is how often w's shared watch, while quiet, was found alive:
+// by a progress notification, and by a probe that found the cache current.
+func SignsOfLife(w *Watcher) (progress, probes int64) {
+	return w.h.progressed.Load(), w.h.probed.Load()
+}
+
+// StaleSpells is how often w's cache turned stale after being current.
+func StaleSpells(w *Watcher) int64 { return w.h.staleSpells.Load() }

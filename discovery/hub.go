@@ -45,6 +45,10 @@ type hub struct {
 	// Owned by run.
 	lastList time.Time
 	relists  atomic.Int64 // lists after the first, for tests
+	// Signs of life of a quiet watch, for tests: progress notifications,
+	// and probes that found the cache current.
+	progressed, probed atomic.Int64
+	staleSpells        atomic.Int64 // times a loaded cache turned stale, for tests
 }
 
 type hubKey struct {
@@ -133,6 +137,9 @@ func (h *hub) setErr(err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if (h.err == nil) != (err == nil) || (err != nil && err.Error() != h.err.Error()) {
+		if h.err == nil {
+			h.staleSpells.Add(1)
+		}
 		h.err = err
 		h.notifyLocked()
 	}
@@ -222,24 +229,44 @@ func (h *hub) list() (int64, error) {
 	return rev, nil
 }
 
-// follow applies the watch from rev+1 until it breaks, and says whether
-// etcd answered at all.
+// follow applies the watch of every change after rev until it breaks, and
+// says whether etcd answered at all.
+//
+// A quiet watch is judged alive by either of two answers, asked for at
+// every tick (half a stale timeout) unless one just came: a progress notification on the watch, or a probe, a
+// read of the store's revision, that finds the cache current (nothing
+// happened since its revision, so there is nothing to miss). The probe is
+// what keeps an idle store from looking silent on etcd 3.6+, which
+// withholds progress notifications from a whole gRPC watch stream while
+// any of its watchers starts ahead of the store: this watch never does
+// (watchresume.Watch), but clientv3 resumes a watch after a reconnect one
+// past its last progress revision, and other watches of the client share
+// the stream.
 func (h *hub) follow(rev int64) (heard bool, err error) {
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(h.ctx))
 	// clientv3's Watch blocks until etcd confirms the watch: open it aside,
 	// so that a silent network is noticed meanwhile.
 	opened := make(chan clientv3.WatchChan, 1)
 	go func() {
-		opened <- h.cli.Watch(ctx, h.key.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithCreatedNotify())
+		opened <- watchresume.Watch(ctx, h.cli, watchresume.Prefix(h.key.prefix), rev, 0, clientv3.WithCreatedNotify())
 	}()
+	probes := make(chan int64, 1) // the store's revision, 0 if unknown
+	probing := false
 	defer func() {
 		cancel()
 		<-opened // Watch returns once ctx is cancelled
+		if probing {
+			<-probes
+		}
 	}()
 	staleAfter := h.staleTimeout()
 	tick := time.NewTicker(staleAfter / 2)
 	defer tick.Stop()
 	last := time.Now() // of the last answer from etcd
+	alive := func() {
+		heard, last = true, time.Now()
+		h.setErr(nil)
+	}
 	var wch clientv3.WatchChan
 	var resync <-chan time.Time
 	pending := opened
@@ -260,23 +287,31 @@ func (h *hub) follow(rev int64) (heard bool, err error) {
 		case wch = <-pending:
 			opened <- wch // for the deferred wait
 			pending = nil
+		case cur := <-probes:
+			probing = false
+			if cur != 0 && cur <= h.snap.Load().Revision {
+				h.probed.Add(1)
+				alive()
+			}
 		case resp, ok := <-wch:
 			switch {
 			case !ok:
 				return heard, errors.New("watch channel closed")
 			case resp.CompactRevision != 0:
-				return heard, fmt.Errorf("%w: wanted revision %d, compacted to %d", rpctypes.ErrCompacted, rev+1, resp.CompactRevision)
+				return heard, fmt.Errorf("%w: wanted revision %d, compacted to %d", rpctypes.ErrCompacted, rev, resp.CompactRevision)
 			case resp.Err() != nil:
 				return heard, resp.Err()
 			}
-			heard, last = true, time.Now()
-			h.setErr(nil)
+			alive()
 			switch {
 			case resp.IsProgressNotify():
+				h.progressed.Add(1)
 				h.advance(resp.Header.Revision)
 			case len(resp.Events) > 0:
-				rev = resp.Events[len(resp.Events)-1].Kv.ModRevision
-				h.apply(resp.Events, rev)
+				if evs := watchresume.Fresh(resp.Events, rev); len(evs) > 0 {
+					rev = evs[len(evs)-1].Kv.ModRevision
+					h.apply(evs, rev)
+				}
 			}
 		case <-tick.C:
 			if d := h.staleTimeout(); d != staleAfter {
@@ -292,15 +327,33 @@ func (h *hub) follow(rev int64) (heard bool, err error) {
 			if silent >= staleAfter {
 				h.setErr(fmt.Errorf("%w: no answer from etcd on the watch for over %v", ErrStale, staleAfter))
 			}
-			if silent >= staleAfter/2 {
-				// A quiet watch is asked for a progress notification: its
-				// answer shows the stream is alive.
+			if silent >= staleAfter/4 {
+				// A quiet watch asks for a sign of life, at every tick:
+				// an answer that came just after the last tick must not
+				// skip this one, or the next could find it stale with
+				// nothing asked meanwhile.
 				rctx, rcancel := context.WithTimeout(ctx, staleAfter/2)
 				_ = h.cli.RequestProgress(rctx)
 				rcancel()
+				if !probing {
+					probing = true
+					go func() { probes <- h.probe(ctx, staleAfter/2) }()
+				}
 			}
 		}
 	}
+}
+
+// probe reads the store's current revision, within timeout; 0 if it
+// cannot.
+func (h *hub) probe(ctx context.Context, timeout time.Duration) int64 {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := h.cli.Get(ctx, h.key.prefix, clientv3.WithCountOnly())
+	if err != nil {
+		return 0
+	}
+	return resp.Header.Revision
 }
 
 // decode turns a key-value under the prefix into an Instance; values that

@@ -88,8 +88,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithStaleAfter sets how long a Watcher waits for any answer from etcd
-// (an event, or the reply to a progress request it sends when the watch
-// is quiet) before it reports its cache stale (default DefaultStaleAfter,
+// (an event, or the reply to a progress request or revision read it sends
+// when the watch is quiet) before it reports its cache stale (default DefaultStaleAfter,
 // at least 100 ms). Watchers of one service share one etcd watch, which
 // uses the smallest value any of them asked for. Watch and
 // NewResolverBuilder.

@@ -46,14 +46,17 @@ type Watcher struct {
 // Watch starts a Watcher of service. It returns at once; WaitReady waits
 // for the first snapshot. The Watcher lives until Close or until ctx ends.
 //
-// The cache lists the service at a revision R and watches from R+1, so no
-// change is missed. When the watch breaks (compaction, a member restart, a
+// The cache lists the service at a revision R and watches every change
+// after R, so no change is missed. When the watch breaks (compaction, a member restart, a
 // lost leader, a reconnect) it lists again and publishes only the
 // difference. It never publishes an empty set because of an error: it
 // keeps the last good snapshot and reports Stale until it is current
 // again. It also reports Stale when etcd stops answering: when the watch
-// is quiet it asks for a progress notification, and without any answer
-// for WithStaleAfter (default 5 s) the cache is marked stale.
+// is quiet it asks for a progress notification and reads the store's
+// revision (a store that has not moved past the cache's revision proves
+// the cache current, on every etcd version, even where etcd withholds
+// progress notifications), and without any answer for WithStaleAfter
+// (default 5 s) the cache is marked stale. An idle store is not silence.
 //
 // Options: WithNamespace, WithStaleAfter, WithLogger.
 func Watch(ctx context.Context, cli *clientv3.Client, service string, opts ...Option) (*Watcher, error) {

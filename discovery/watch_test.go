@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/resolver"
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/discovery"
@@ -243,4 +244,81 @@ func TestWatchContextEndingDuringWatch(t *testing.T) {
 		return errors.Is(w.WaitReady(context.Background()), discovery.ErrClosed)
 	}, wait, time.Millisecond)
 	w.Close()
+}
+
+// A store nobody writes to (keep-alives do not write) is not silence: the
+// watcher, and a resolver on it, stay current over many stale timeouts, on
+// every etcd version (3.6+ answers no progress request on a gRPC watch
+// stream while one of its watchers starts ahead of the store), even beside
+// another watch of the client that does start ahead.
+func TestIdleStoreStaysCurrent(t *testing.T) {
+	t.Parallel()
+	for _, ahead := range []bool{false, true} {
+		name := "alone"
+		if ahead {
+			name = "beside a watch ahead of the store"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			idleStoreStaysCurrent(t, ahead)
+		})
+	}
+}
+
+func idleStoreStaysCurrent(t *testing.T, ahead bool) {
+	n := coordtest.NewNode(t)
+	cli := n.NewClient(t)
+	register(t, cli, discovery.Instance{Service: "idle", ID: "i1", Addr: "10.0.0.1:80"})
+	if ahead {
+		// A watch on the same gRPC stream (WithRequireLeader, as the
+		// watcher's) from a revision the store has not reached.
+		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+		t.Cleanup(cancel)
+		cur, err := cli.Get(ctx, "x")
+		require.NoError(t, err)
+		cli.Watch(ctx, "elsewhere", clientv3.WithRev(cur.Header.Revision+1000))
+	}
+	// Short, but not so short that a loaded machine misses it: an answer
+	// has half of it to arrive.
+	const staleAfter = 500 * time.Millisecond
+	b, err := discovery.NewResolverBuilder(cli, quiet, discovery.WithStaleAfter(staleAfter))
+	require.NoError(t, err)
+	cc := newFakeConn()
+	r, err := build(t, b, "coordkit:///idle", cc)
+	require.NoError(t, err)
+	cc.await(t, "gave the address", func(s []resolver.State, _ []error) bool { return len(s) == 1 })
+	w := discovery.ResolverWatcher(r)
+	require.False(t, w.Stale())
+	spells, relists := discovery.StaleSpells(w), discovery.Relists(w)
+
+	// Signs of life are asked for at most every half stale timeout: 12 of
+	// them span several timeouts.
+	const signs = 12
+	timeout := time.After(wait)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		progress, probes := discovery.SignsOfLife(w)
+		if discovery.StaleSpells(w) != spells {
+			t.Fatalf("idle store reported stale: %v (signs of life: %d progress, %d probes)", w.Err(), progress, probes)
+		}
+		if progress+probes >= signs {
+			t.Logf("signs of life: %d progress notifications, %d probes", progress, probes)
+			break
+		}
+		select {
+		case <-poll.C:
+		case <-timeout:
+			t.Fatalf("only %d progress notifications and %d probes within %v; stale: %v", progress, probes, wait, w.Err())
+		}
+	}
+	require.Equal(t, relists, discovery.Relists(w), "no list again")
+	require.NoError(t, w.Err())
+	if progress, _ := discovery.SignsOfLife(w); !ahead {
+		require.Positive(t, progress, "the watcher's own watch must not start ahead of the store")
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	require.Empty(t, cc.errs, "the resolver reported no error")
+	require.Len(t, cc.states, 1)
 }

@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/watchresume"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -343,7 +344,7 @@ func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64
 	}()
 	if rev > 0 {
 		go func() {
-			own := q.s.cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(rev+1), clientv3.WithFilterPut())
+			own := watchresume.Watch(clientv3.WithRequireLeader(wctx), q.s.cli, watchresume.Range{Key: key}, rev, 0, clientv3.WithFilterPut())
 			for resp := range own { // closed once wctx ends
 				if resp.Err() != nil || resp.Canceled {
 					return // broken: the checks still notice

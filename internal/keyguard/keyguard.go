@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/watchresume"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -115,11 +116,11 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 			}
 		}
 	}()
-	from := createRev
+	after := createRev // every deletion after it is watched for
 	retry := backoff.New(backoff.Policy{})
 	for {
 		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := cli.Watch(wctx, key, clientv3.WithRev(from), clientv3.WithFilterPut())
+		wch := watchresume.Watch(wctx, cli, watchresume.Range{Key: key}, after, 0, clientv3.WithFilterPut())
 		err := drain(ctx, wch, l, createRev)
 		wcancel()
 		if err != nil {
@@ -136,7 +137,7 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 				if len(resp.Kvs) == 0 || resp.Kvs[0].CreateRevision != createRev {
 					return fmt.Errorf("%w: %s", ErrKeyGone, key)
 				}
-				from = resp.Header.Revision + 1
+				after = resp.Header.Revision
 				retry.Reset()
 				break
 			}

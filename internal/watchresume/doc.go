@@ -6,9 +6,11 @@
 //
 //   - The watch channel closes (member restart, lost leader with
 //     clientv3.WithRequireLeader, reconnect): the Stream re-opens the watch
-//     from the last revision it delivered + 1, after a jittered backoff. Events
+//     after the last revision it delivered, after a jittered backoff. Events
 //     at or below that revision are dropped, so none is delivered twice, and
 //     since etcd delivers a revision's events together, none is lost.
+//   - A watch is never opened ahead of the store (see Watch), so it never
+//     keeps etcd 3.6+ from answering progress requests on its gRPC stream.
 //   - The revision to resume from was compacted: the Stream lists the range
 //     (List) at the current revision and delivers the state as an Update with
 //     Resync set, then goes on from that revision + 1. The caller must replace

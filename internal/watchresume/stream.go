@@ -72,6 +72,7 @@ type Stream struct {
 	lastRev     int64 // every change up to lastRev has been delivered
 	resync      bool  // next Update must be a resync
 	compactRev  int64
+	compacted   int64   // etcd's compaction revision when it refused a watch from lastRev
 	first       *Update // a Snapshot taken by Open, not yet delivered
 	wch         clientv3.WatchChan
 	watchCancel context.CancelFunc
@@ -169,6 +170,12 @@ func (s *Stream) Next() (Update, error) {
 				s.wait()
 			}
 			continue
+		case resp.CompactRevision != 0 && resp.CompactRevision == s.lastRev+1 && s.compacted <= s.lastRev:
+			// Watch started at lastRev, which is compacted; lastRev+1,
+			// the first revision wanted, is not: nothing is lost.
+			s.closeWatch()
+			s.compacted = resp.CompactRevision
+			continue
 		case resp.CompactRevision != 0:
 			s.closeWatch()
 			s.resync, s.compactRev = true, resp.CompactRevision
@@ -188,7 +195,7 @@ func (s *Stream) Next() (Update, error) {
 			s.lastRev = max(s.lastRev, resp.Header.Revision)
 			continue
 		}
-		evs := fresh(resp.Events, s.lastRev)
+		evs := Fresh(resp.Events, s.lastRev)
 		if len(evs) == 0 {
 			continue
 		}
@@ -196,16 +203,6 @@ func (s *Stream) Next() (Update, error) {
 		s.bo.Reset()
 		return Update{Events: evs, Revision: s.lastRev}, nil
 	}
-}
-
-// fresh drops events at or below rev: a re-opened watch may repeat them.
-func fresh(evs []*clientv3.Event, rev int64) []*clientv3.Event {
-	for i, ev := range evs {
-		if ev.Kv.ModRevision > rev {
-			return evs[i:]
-		}
-	}
-	return nil
 }
 
 func (s *Stream) relist() (Update, error) {
@@ -221,14 +218,11 @@ func (s *Stream) relist() (Update, error) {
 
 func (s *Stream) openWatch() {
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(s.ctx))
-	opts := []clientv3.OpOption{clientv3.WithRev(s.lastRev + 1), clientv3.WithProgressNotify()}
-	if s.cfg.Range.End != "" {
-		opts = append(opts, clientv3.WithRange(s.cfg.Range.End))
-	}
+	opts := []clientv3.OpOption{clientv3.WithProgressNotify()}
 	if s.cfg.PrevKV {
 		opts = append(opts, clientv3.WithPrevKV())
 	}
-	s.wch, s.watchCancel = s.cli.Watch(ctx, s.cfg.Range.Key, opts...), cancel
+	s.wch, s.watchCancel = Watch(ctx, s.cli, s.cfg.Range, s.lastRev, s.compacted, opts...), cancel
 }
 
 func (s *Stream) closeWatch() {

@@ -150,8 +150,69 @@ func TestFreshDropsRepeats(t *testing.T) {
 		{Kv: &mvccpb.KeyValue{ModRevision: 5}},
 		{Kv: &mvccpb.KeyValue{ModRevision: 7}},
 	}
-	require.Len(t, fresh(evs, 3), 4)
-	require.Len(t, fresh(evs, 4), 3)
-	require.Len(t, fresh(evs, 5), 1)
-	require.Empty(t, fresh(evs, 7))
+	require.Len(t, Fresh(evs, 3), 4)
+	require.Len(t, Fresh(evs, 4), 3)
+	require.Len(t, Fresh(evs, 5), 1)
+	require.Empty(t, Fresh(evs, 7))
+}
+
+// A Stream on an idle store does not silence progress notifications on its
+// gRPC watch stream: etcd 3.6+ withholds them from every watch of a stream
+// while one of its watchers starts ahead of the store.
+func TestIdleStreamLeavesProgressAnswered(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	cli := n.NewClient(t)
+	_, err := cli.Put(ctx, "s/a", "1")
+	require.NoError(t, err)
+	s, err := Open(ctx, cli, Config{Range: Prefix("s/")})
+	require.NoError(t, err)
+	defer s.Close()
+	s.openWatch() // returns once etcd has created the watch
+
+	// Another watch on the same gRPC stream (same outgoing metadata).
+	stream := clientv3.WithRequireLeader(ctx)
+	wctx, cancel := context.WithCancel(stream)
+	defer cancel()
+	other := cli.Watch(wctx, "elsewhere")
+	deadline := time.After(10 * time.Second)
+	for {
+		require.NoError(t, cli.RequestProgress(stream))
+		select {
+		case resp := <-other:
+			if resp.IsProgressNotify() {
+				require.Equal(t, s.Revision(), resp.Header.Revision, "the store stayed idle")
+				return
+			}
+		case <-time.After(100 * time.Millisecond): // not answered: ask again
+		case <-deadline:
+			t.Fatal("no progress notification on the idle store within 10s: a watcher is ahead of the store")
+		}
+	}
+}
+
+// A Stream from exactly the compaction revision delivers its changes: the
+// watch starts one revision earlier, which is compacted, and steps forward
+// instead of resyncing.
+func TestStreamFromCompactionRevisionIsNoResync(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	cli := n.Client()
+	_, err := cli.Put(ctx, "c/a", "1")
+	require.NoError(t, err)
+	r2, err := cli.Put(ctx, "c/a", "2")
+	require.NoError(t, err)
+	_, err = cli.Compact(ctx, r2.Header.Revision)
+	require.NoError(t, err)
+	s, err := Open(ctx, cli, Config{Range: Prefix("c/"), Revision: r2.Header.Revision})
+	require.NoError(t, err)
+	defer s.Close()
+	u, err := nextWithin(t, s)
+	require.NoError(t, err)
+	require.False(t, u.Resync)
+	require.Len(t, u.Events, 1)
+	require.Equal(t, r2.Header.Revision, u.Revision)
+	require.Equal(t, "2", string(u.Events[0].Kv.Value))
 }
