@@ -21,13 +21,16 @@
 //     never re-sent after an ambiguous failure: a timeout or lost connection
 //     after sending gives ErrUnknownOutcome, and only definite rejections
 //     (the compare of a txn failing, etcd refusing before applying) are
-//     retried, by Update and the Batcher.
+//     retried, by Update and the Batcher. A write on a closed client is not
+//     sent at all: ErrRejected.
 //   - List reads the whole prefix at one revision, in pages, so any number of
 //     keys stays within message limits.
 //   - A Watcher never ends silently while its context lives: it resumes
 //     broken watches from the last revision it delivered, losing and
 //     repeating nothing, and answers compaction with an EventResync carrying
-//     the full state.
+//     the full state. With WithPrevValue, an event whose previous value etcd
+//     has compacted away says so (PrevUnknown) rather than pass for a new
+//     key.
 //   - The Batcher merges concurrent writes into shared txns (up to 128
 //     operations, etcd's limit), each caller getting its own result, one bad
 //     operation failing alone.
