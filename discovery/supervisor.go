@@ -110,15 +110,7 @@ func (r *Registration) register(ctx context.Context) error {
 }
 
 // usable reports why l cannot carry a registration, or nil.
-func usable(l *lease.Lease) error {
-	if err := l.Err(); err != nil {
-		return err
-	}
-	if d := l.Deadline(); !time.Now().Before(d) {
-		return fmt.Errorf("lease %x: %w: etcd's answers came too late to keep it (deadline %s)", int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
-	}
-	return nil
-}
+func usable(l *lease.Lease) error { return keyguard.LeaseLoss(l) }
 
 // hold blocks until the registration is lost, or Close, and says why.
 func (r *Registration) hold() error {

@@ -41,7 +41,7 @@ var ErrKeyGone = errors.New("owned key deleted or replaced")
 func Guard(parent context.Context, cli *clientv3.Client, key string, createRev int64, l *lease.Lease) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
 	ctx = context.WithValue(ctx, guardKey{}, &guarded{l: l, cancel: cancel})
-	if err := leaseLoss(l); err != nil {
+	if err := LeaseLoss(l); err != nil {
 		cancel(err)
 	}
 	go func() {
@@ -68,16 +68,17 @@ type guarded struct {
 // does nothing.
 func Check(ctx context.Context) context.Context {
 	if g, ok := ctx.Value(guardKey{}).(*guarded); ok && ctx.Err() == nil {
-		if err := leaseLoss(g.l); err != nil {
+		if err := LeaseLoss(g.l); err != nil {
 			g.cancel(err) // cancels ctx too, at once: it derives from the guard
 		}
 	}
 	return ctx
 }
 
-// leaseLoss says why l is lost, judged locally and now, or nil: it was
-// lost, or no renewal was confirmed before its deadline.
-func leaseLoss(l *lease.Lease) error {
+// LeaseLoss says why l cannot back ownership now, judged locally, or nil:
+// it was lost (its Err), or no renewal was confirmed before its deadline
+// (wrapping lease.ErrDeadlinePassed).
+func LeaseLoss(l *lease.Lease) error {
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 	defer cancel(nil)
 	go func() {
 		for {
-			if err := leaseLoss(l); err != nil {
+			if err := LeaseLoss(l); err != nil {
 				cancel(err)
 				return
 			}
