@@ -168,7 +168,11 @@ type ledger struct {
 func TestUpdateAcrossLeaderKillLosesNoIncrement(t *testing.T) {
 	t.Parallel()
 	c := coordtest.NewCluster(t, 3)
-	ctx := ctxT(t)
+	// A hang guard, not a timing bound: 240 contended updates across a
+	// leader kill take far longer than ctxT's 20 s under -race on a loaded
+	// machine.
+	ctx, cancelAll := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelAll()
 	s, err := kv.New[ledger](c.Client(), "ledger", kv.WithUpdateRetry(1000, time.Millisecond, 50*time.Millisecond))
 	require.NoError(t, err)
 
