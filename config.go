@@ -75,9 +75,11 @@ type NodeConfig struct {
 	// DefaultQuotaBackendBytes.
 	QuotaBackendBytes int64
 
-	// AutoCompactionMode is "periodic" or "revision" (etcd's
-	// --auto-compaction-mode); AutoCompactionRetention is its retention, for
-	// example "1h" or "1000". Empty retention disables auto-compaction.
+	// AutoCompactionMode is "periodic" (the default) or "revision" (etcd's
+	// --auto-compaction-mode); AutoCompactionRetention is its retention, a
+	// duration like "30m" or a revision count like "10000". An empty
+	// retention means DefaultAutoCompactionRetention (periodic, one hour of
+	// history); "0" disables auto-compaction.
 	AutoCompactionMode, AutoCompactionRetention string
 
 	// UnsafeNoFsync skips fsync: much faster, but a power loss (not a
@@ -104,6 +106,8 @@ type NodeConfig struct {
 	// Embed, if set, is applied to etcd's configuration last: an escape
 	// hatch to any etcd setting coordkit does not name.
 	Embed func(*embed.Config)
+
+	restoreFrom string // a snapshot to restore before starting (StartNodeFromSnapshot)
 }
 
 func (c *NodeConfig) name() string {

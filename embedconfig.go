@@ -125,12 +125,8 @@ func buildEmbedConfig(cfg *NodeConfig) (*embed.Config, *startPlan, error) {
 	if ec.QuotaBackendBytes == 0 {
 		ec.QuotaBackendBytes = DefaultQuotaBackendBytes
 	}
-	if cfg.AutoCompactionRetention != "" {
-		ec.AutoCompactionMode = cfg.AutoCompactionMode
-		if ec.AutoCompactionMode == "" {
-			ec.AutoCompactionMode = "periodic"
-		}
-		ec.AutoCompactionRetention = cfg.AutoCompactionRetention
+	if ec.AutoCompactionMode, ec.AutoCompactionRetention, err = autoCompaction(cfg); err != nil {
+		return nil, nil, err
 	}
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	if cfg.TickInterval > 0 {

@@ -78,9 +78,13 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, done: make(chan struct{}), logger: plan.logger}
+	var unrestore func() // removes restored data if the start fails
 	defer func() {
 		if err != nil {
 			n.release()
+			if unrestore != nil {
+				unrestore()
+			}
 		}
 	}()
 
@@ -93,6 +97,12 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	ec.Dir = n.dir
 	if n.lock, err = lockDataDir(n.dir); err != nil {
 		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+	}
+
+	if cfg.restoreFrom != "" {
+		if unrestore, err = restoreSnapshot(cfg.restoreFrom, n.dir, ec, plan); err != nil {
+			return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+		}
 	}
 
 	watch := newStartWatch()

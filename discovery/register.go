@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -43,7 +44,8 @@ type Registration struct {
 //
 // It returns once the key is in etcd. Failures a retry can fix (no leader,
 // a member restarting, a timeout) are retried with backoff until ctx ends;
-// invalid input, permission errors and a closed client return at once. On
+// invalid input, permission errors, a full database (an error wrapping
+// ops.ErrNoSpace) and a closed client return at once. On
 // error nothing is left registered (best effort, if etcd can be reached).
 //
 // The supervisor never gives up: whenever the registration is lost (the
@@ -89,7 +91,9 @@ func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...
 		if err == nil {
 			break
 		}
-		if permanent(err) || ctx.Err() != nil || retry.Wait(ctx) != nil {
+		// A full database (NOSPACE) lasts until an operator acts: report it
+		// rather than wait it out.
+		if permanent(err) || etcderr.NoSpace(err) || ctx.Err() != nil || retry.Wait(ctx) != nil {
 			r.abandon(ctx)
 			if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 				err = fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
@@ -185,7 +189,7 @@ func (r *Registration) Update(ctx context.Context, fn func(*Instance)) error {
 		Else(clientv3.OpGet(r.key)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("discovery: update %s: %w", next, err)
+		return fmt.Errorf("discovery: update %s: %w", next, etcderr.WrapNoSpace(err))
 	}
 	if !resp.Succeeded {
 		if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {

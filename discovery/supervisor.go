@@ -89,7 +89,7 @@ func (r *Registration) register(ctx context.Context) error {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			r.leases.invalidate(l)
 		}
-		return fmt.Errorf("put %s with lease %x: %w", r.key, int64(l.ID()), err)
+		return fmt.Errorf("put %s with lease %x: %w", r.key, int64(l.ID()), etcderr.WrapNoSpace(err))
 	}
 	if err := usable(l); err != nil {
 		r.leases.invalidate(l)

@@ -8,6 +8,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
 )
@@ -105,7 +106,7 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 		Commit()
 	if err != nil {
 		e.withdraw(ctx, l, key, 0)
-		return nil, fmt.Errorf("election %q: campaign: %w", e.name, err)
+		return nil, fmt.Errorf("election %q: campaign: %w", e.name, etcderr.WrapNoSpace(err))
 	}
 	if !resp.Succeeded {
 		e.withdraw(ctx, l, "", 0)

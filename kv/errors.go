@@ -70,7 +70,7 @@ func writeErr(op, key string, err error) error {
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("kv: %s %q: %w: %w; the server's --max-request-bytes is lower than this client assumed, lower WithMaxRequestBytes to match", op, key, ErrTooLarge, err)
 	case etcderr.Rejected(err):
-		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, err)
+		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, etcderr.WrapNoSpace(err))
 	default:
 		return fmt.Errorf("kv: %s %q: %w: %w; read the key to learn whether it was applied before writing again", op, key, ErrUnknownOutcome, err)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
 // Lease is a granted etcd lease. It is safe for concurrent use.
@@ -38,7 +40,7 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration) (*Lease
 	sent := time.Now()
 	resp, err := cli.Grant(ctx, secs)
 	if err != nil {
-		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapNoSpace(err))
 	}
 	granted := time.Duration(resp.TTL) * time.Second
 	return newLease(cli, resp.ID, granted, sent.Add(granted)), nil

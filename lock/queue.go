@@ -145,7 +145,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	// The key may have been created: owe its deletion, identified by the
 	// nonce, rather than retry a write whose outcome is unknown.
 	q.s.owe(fence{key: key, nonce: nonce})
-	return nil, fmt.Errorf("lock %q: enqueue %s: %w", q.s.name, key, err)
+	return nil, fmt.Errorf("lock %q: enqueue %s: %w", q.s.name, key, etcderr.WrapNoSpace(err))
 }
 
 // collided handles a create that was refused: the conditions failed, or

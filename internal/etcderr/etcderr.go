@@ -90,10 +90,37 @@ func Code(err error) codes.Code {
 	return status.Code(err)
 }
 
+// ErrNoSpace is the one error every coordkit write wraps when etcd refuses
+// it because its database is full (the NOSPACE alarm). Packages export it
+// (coordkit.ErrNoSpace, ops.ErrNoSpace); errors.Is also matches etcd's own
+// rpctypes.ErrNoSpace on the same errors.
+var ErrNoSpace = errors.New("coordkit: etcd database space exceeded (NOSPACE alarm is raised): writes and lease grants are refused until space is reclaimed, reads and deletes still work; " +
+	"delete data you no longer need, then compact, defragment and disarm the alarm (Node.RecoverNoSpace or ops.RecoverNoSpace), or restart the members with a larger QuotaBackendBytes")
+
+// NoSpace reports whether err is etcd refusing a write because its backend
+// quota is exhausted.
+func NoSpace(err error) bool {
+	return errors.Is(err, ErrNoSpace) || errors.Is(err, rpctypes.ErrNoSpace)
+}
+
+// WrapNoSpace returns err wrapped with ErrNoSpace when it is etcd's NOSPACE
+// refusal (and not already wrapped), err itself otherwise.
+func WrapNoSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) || !errors.Is(err, rpctypes.ErrNoSpace) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrNoSpace, err)
+}
+
 // Transient reports whether a failed request may succeed if tried again:
 // the cluster was unreachable, overloaded, slow or between leaders. For a
-// write this says nothing about whether it was applied.
+// write this says nothing about whether it was applied. A full database
+// (NOSPACE) is not transient even though etcd reports it as
+// ResourceExhausted: it lasts until an operator reclaims space.
 func Transient(err error) bool {
+	if NoSpace(err) {
+		return false
+	}
 	switch Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
 		return true

@@ -84,3 +84,20 @@ func TestClientClosedIsARejection(t *testing.T) {
 	require.True(t, etcderr.Permanent(err))
 	require.False(t, etcderr.Transient(err))
 }
+
+// A full database is reported as ResourceExhausted, but no retry cures it:
+// it is a rejection, not a transient failure, and it is wrapped with the
+// one NOSPACE error.
+func TestNoSpaceIsRejectedNotTransient(t *testing.T) {
+	err := rpctypes.Error(rpctypes.ErrGRPCNoSpace)
+	require.True(t, etcderr.NoSpace(err))
+	require.True(t, etcderr.Rejected(err))
+	require.False(t, etcderr.Transient(err), "retrying a write on a full database spins until an operator acts")
+	wrapped := etcderr.WrapNoSpace(fmt.Errorf("put: %w", err))
+	require.ErrorIs(t, wrapped, etcderr.ErrNoSpace)
+	require.ErrorIs(t, wrapped, rpctypes.ErrNoSpace)
+	require.Same(t, wrapped, etcderr.WrapNoSpace(wrapped), "wrapped once")
+	require.NoError(t, etcderr.WrapNoSpace(nil))
+	other := errors.New("other")
+	require.Same(t, other, etcderr.WrapNoSpace(other))
+}
