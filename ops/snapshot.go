@@ -23,7 +23,8 @@ type SnapshotInfo struct {
 	// SHA256 is the database's hash, as found in the trailer and checked.
 	SHA256 [sha256.Size]byte
 	// Version is the storage version of the etcd member that produced the
-	// snapshot, for example "3.7.0".
+	// snapshot, for example "3.7.0"; empty while a new member has not
+	// recorded it yet (etcd does so shortly after it starts).
 	Version string
 	// Took is how long the transfer took.
 	Took time.Duration
