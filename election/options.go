@@ -22,6 +22,7 @@ type options struct {
 	lease  *lease.Lease
 	shared bool
 	logger *slog.Logger
+	health *Health
 }
 
 // WithTTL sets the TTL of the lease each campaign grants (default

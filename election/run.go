@@ -54,7 +54,7 @@ type Callbacks struct {
 // returned. It returns earlier only for invalid arguments, or with an
 // error wrapping ErrCandidacyLost when the lease given with WithLease is
 // lost (Run cannot replace a lease it does not own).
-func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) error {
+func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) (err error) {
 	e, err := New(cli, name, opts...)
 	if err != nil {
 		return err
@@ -62,6 +62,8 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 	if err := e.checkValue(value); err != nil {
 		return err
 	}
+	e.opts.health.start()
+	defer func() { e.opts.health.stop(err) }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if cb.OnLeaderChange != nil {
@@ -96,6 +98,9 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 			unresigned = nil
 		}
 		term, err := e.Campaign(ctx, value)
+		if ctx.Err() == nil {
+			e.opts.health.campaigned(term, err)
+		}
 		switch {
 		case err == nil:
 			retry.Reset()
@@ -103,6 +108,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 			if !e.lead(ctx, term, cb, log) {
 				unresigned = term
 			}
+			e.opts.health.demoted()
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case e.opts.shared && e.opts.lease.Err() != nil:
