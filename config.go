@@ -103,6 +103,12 @@ type NodeConfig struct {
 	// 30s.
 	ReadyTimeout time.Duration
 
+	// MetricsURLs are extra http URLs where etcd serves its Prometheus
+	// /metrics and /health (etcd's --listen-metrics-urls), port 0 for a
+	// free port (see Node.MetricsEndpoints). Node.MetricsHandler serves the
+	// same metrics without a listener.
+	MetricsURLs []string
+
 	// Embed, if set, is applied to etcd's configuration last: an escape
 	// hatch to any etcd setting coordkit does not name.
 	Embed func(*embed.Config)

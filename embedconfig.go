@@ -84,6 +84,10 @@ func buildEmbedConfig(cfg *NodeConfig) (*embed.Config, *startPlan, error) {
 		return nil, nil, err
 	}
 	plan.listen = append(append([]url.URL(nil), lc...), lp...)
+	lm, err := metricsURLs(cfg, plan)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(ac) == 0 {
 		ac = advertiseFor(lc)
 	}
@@ -95,6 +99,7 @@ func buildEmbedConfig(cfg *NodeConfig) (*embed.Config, *startPlan, error) {
 	ec.Name = name
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = lc, ac
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = lp, ap
+	ec.ListenMetricsUrls = lm
 	if len(cfg.InitialCluster) > 0 {
 		ic := make(map[string]string, len(cfg.InitialCluster))
 		for k, v := range cfg.InitialCluster {

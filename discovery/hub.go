@@ -34,6 +34,7 @@ type hub struct {
 	ready   chan struct{} // closed after the first list
 	resyncc chan struct{}
 	snap    atomic.Pointer[Snapshot]
+	metrics atomic.Pointer[discoveryMetrics] // set once a Watcher asks for it
 
 	refs int // guarded by hubs' lock
 
@@ -94,6 +95,9 @@ func joinHub(cli *clientv3.Client, ns, service string, o options, w *Watcher) *h
 		go h.run()
 	}
 	h.refs++
+	if o.metrics != nil && h.metrics.CompareAndSwap(nil, o.metrics) {
+		h.report()
+	}
 	h.mu.Lock()
 	if o.staleAfter < h.staleAfter {
 		h.staleAfter = o.staleAfter
@@ -142,6 +146,19 @@ func (h *hub) setErr(err error) {
 		}
 		h.err = err
 		h.notifyLocked()
+		if m := h.metrics.Load(); m != nil {
+			m.cache(h.service, len(h.snap.Load().Instances), err != nil)
+		}
+	}
+}
+
+// report records the cache's size and staleness, when measured.
+func (h *hub) report() {
+	if m := h.metrics.Load(); m != nil {
+		h.mu.Lock()
+		stale := h.err != nil
+		h.mu.Unlock()
+		m.cache(h.service, len(h.snap.Load().Instances), stale)
 	}
 }
 
@@ -444,4 +461,5 @@ func (h *hub) publish(all []Instance, rev int64) {
 	h.mu.Lock()
 	h.notifyLocked()
 	h.mu.Unlock()
+	h.report()
 }

@@ -33,13 +33,14 @@ type ownLease struct {
 	life context.Context // bounds keep-alives: the Registration's lifetime
 	t    time.Duration
 	cur  *lease.Lease
+	opts []lease.Option
 }
 
 func (o *ownLease) current(ctx context.Context) (*lease.Lease, error) {
 	if o.cur != nil && o.cur.Err() == nil {
 		return o.cur, nil
 	}
-	l, err := grantKept(ctx, o.cli, o.t, o.life)
+	l, err := grantKept(ctx, o.cli, o.t, o.life, o.opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +68,8 @@ func (o *ownLease) release(ctx context.Context) error {
 }
 
 // grantKept grants a lease and keeps it alive until life ends.
-func grantKept(ctx context.Context, cli *clientv3.Client, ttl time.Duration, life context.Context) (*lease.Lease, error) {
-	l, err := lease.Grant(ctx, cli, ttl)
+func grantKept(ctx context.Context, cli *clientv3.Client, ttl time.Duration, life context.Context, opts ...lease.Option) (*lease.Lease, error) {
+	l, err := lease.Grant(ctx, cli, ttl, opts...)
 	if err != nil {
 		return nil, err
 	}

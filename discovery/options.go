@@ -38,6 +38,8 @@ type options struct {
 	namespace  string
 	logger     *slog.Logger
 	staleAfter time.Duration
+	metrics    *discoveryMetrics // nil: not measured
+	leaseOpts  []lease.Option    // for the registration's own lease
 
 	registerOnly []string // names of options that only Register takes
 	watchOnly    []string // names of options that only Watch takes

@@ -73,7 +73,7 @@ func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...
 		cli:    cli,
 		key:    instanceKey(o.namespace, inst),
 		log:    o.logger.With("service", inst.Service, "id", inst.ID),
-		states: newStates(),
+		states: &states{ch: make(chan StateChange, stateBuffer), metrics: o.metrics},
 		done:   make(chan struct{}),
 		inst:   inst,
 		value:  value,
@@ -82,7 +82,7 @@ func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...
 	if o.lease != nil {
 		r.leases = &sharedLease{cli: cli, user: o.lease}
 	} else {
-		r.leases = &ownLease{cli: cli, life: r.ctx, t: o.ttl}
+		r.leases = &ownLease{cli: cli, life: r.ctx, t: o.ttl, opts: o.leaseOpts}
 	}
 
 	retry := backoff.New(r.policy())

@@ -59,15 +59,17 @@ func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolv
 	if err != nil {
 		return nil, err
 	}
-	r := &grpcResolver{w: w, cc: cc, done: make(chan struct{})}
+	o, _ := buildOptions(forWatch, b.opts) // checked by NewResolverBuilder
+	r := &grpcResolver{w: w, cc: cc, done: make(chan struct{}), metrics: o.metrics}
 	go r.run()
 	return r, nil
 }
 
 type grpcResolver struct {
-	w    *Watcher
-	cc   resolver.ClientConn
-	done chan struct{}
+	w       *Watcher
+	cc      resolver.ClientConn
+	done    chan struct{}
+	metrics *discoveryMetrics // nil: not measured
 }
 
 // run pushes every change of the Watcher to gRPC until Close.
@@ -104,6 +106,9 @@ func (r *grpcResolver) run() {
 		if !pushed || !slices.Equal(addrs, next) {
 			pushed, addrs = true, next
 			_ = r.cc.UpdateState(state(avail)) // an empty list is refused; the error below says why
+			if r.metrics != nil {
+				r.metrics.resolverUpdates.Add(1)
+			}
 			if len(avail) == 0 && err == nil {
 				err = fmt.Errorf("%w: service %q", ErrNoInstances, snap.Service)
 				reported = "" // say it again after every update

@@ -61,10 +61,11 @@ const stateBuffer = 64
 
 // states is a Registration's current state and the stream of its changes.
 type states struct {
-	mu     sync.Mutex
-	cur    StateChange
-	ch     chan StateChange
-	closed bool
+	mu      sync.Mutex
+	metrics *discoveryMetrics // nil: not measured
+	cur     StateChange
+	ch      chan StateChange
+	closed  bool
 }
 
 func newStates() *states { return &states{ch: make(chan StateChange, stateBuffer)} }
@@ -83,6 +84,9 @@ func (s *states) set(c StateChange) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return
+	}
+	if s.metrics != nil && s.cur.State != c.State {
+		s.metrics.transition(s.cur.State, c.State)
 	}
 	s.cur = c
 	for {

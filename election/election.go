@@ -100,6 +100,9 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 		return nil, err
 	}
 	key := e.candidateKey(l.ID())
+	if m := e.opts.metrics; m != nil {
+		m.campaigns.Add(1)
+	}
 	resp, err := e.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, value, clientv3.WithLease(l.ID()))).
@@ -118,12 +121,17 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 	held, stopHeld := leaseContext(context.WithoutCancel(ctx), l)
 	guard, cancelGuard := keyguard.Guard(held, e.cli, key, rev, l)
 	stopGuard := func() { cancelGuard(); stopHeld() }
-	if err := e.waitTurn(ctx, guard, l, key, rev); err != nil {
+	sawDelete, err := e.waitTurn(ctx, guard, l, key, rev)
+	if err != nil {
 		stopGuard()
 		e.withdraw(ctx, l, key, rev)
 		return nil, err
 	}
-	return newTerm(e, l, key, rev, value, guard, stopGuard), nil
+	t := newTerm(e, l, key, rev, value, guard, stopGuard)
+	if m := e.opts.metrics; m != nil {
+		m.elected(t, sawDelete)
+	}
+	return t, nil
 }
 
 // candidateLease returns the shared lease, or grants and keeps alive a new
@@ -135,7 +143,7 @@ func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 		}
 		return l, nil
 	}
-	l, err := lease.Grant(ctx, e.cli, e.opts.ttl)
+	l, err := lease.Grant(ctx, e.cli, e.opts.ttl, e.opts.leaseOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("election %q: campaign: %w", e.name, err)
 	}
@@ -164,8 +172,9 @@ func leaseContext(parent context.Context, l *lease.Lease) (context.Context, cont
 
 // waitTurn blocks until the candidate key (created at rev) is the oldest in
 // the election, re-checking that key and lease are still live. It returns
-// an error wrapping ErrCandidacyLost if guard fires, or ctx's error.
-func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key string, rev int64) error {
+// an error wrapping ErrCandidacyLost if guard fires, or ctx's error. When
+// measured, it returns when it last saw a candidate ahead deleted.
+func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key string, rev int64) (sawDelete time.Time, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(guard, cancel)
@@ -175,7 +184,7 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 	retry := backoff.New(backoff.Policy{Max: 500 * time.Millisecond})
 	for {
 		if err := e.campaignEnded(ctx, guard); err != nil {
-			return err
+			return sawDelete, err
 		}
 		// One read for both: the closest older candidate, and our own key.
 		resp, err := e.cli.Txn(wctx).Then(clientv3.OpGet(e.prefix, older...), clientv3.OpGet(key)).Commit()
@@ -188,24 +197,27 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 		retry.Reset()
 		own := resp.Responses[1].GetResponseRange().Kvs
 		if len(own) == 0 || own[0].CreateRevision != rev {
-			return fmt.Errorf("%w: election %q: candidate key %s was deleted", ErrCandidacyLost, e.name, key)
+			return sawDelete, fmt.Errorf("%w: election %q: candidate key %s was deleted", ErrCandidacyLost, e.name, key)
 		}
 		prev := resp.Responses[0].GetResponseRange().Kvs
 		if len(prev) == 0 {
 			// Elected as of resp's revision, provided the lease still
 			// stands: never hand out a Term on a lease already lost.
 			if err := e.campaignEnded(ctx, guard); err != nil {
-				return err
+				return sawDelete, err
 			}
 			if err := l.Err(); err != nil {
-				return fmt.Errorf("%w: election %q: %w", ErrCandidacyLost, e.name, err)
+				return sawDelete, fmt.Errorf("%w: election %q: %w", ErrCandidacyLost, e.name, err)
 			}
 			if d := l.Deadline(); !time.Now().Before(d) {
-				return fmt.Errorf("%w: election %q: lease %x: %w (no renewal confirmed since %s)", ErrCandidacyLost, e.name, int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
+				return sawDelete, fmt.Errorf("%w: election %q: lease %x: %w (no renewal confirmed since %s)", ErrCandidacyLost, e.name, int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
 			}
-			return nil
+			return sawDelete, nil
 		}
 		waitDelete(wctx, e.cli, string(prev[0].Key), prev[0].CreateRevision, resp.Header.Revision)
+		if e.opts.metrics != nil {
+			sawDelete = time.Now()
+		}
 	}
 }
 

@@ -17,12 +17,14 @@ const DefaultTTL = 10 * time.Second
 type Option func(*options)
 
 type options struct {
-	ttl    time.Duration
-	ttlSet bool
-	lease  *lease.Lease
-	shared bool
-	logger *slog.Logger
-	health *Health
+	ttl       time.Duration
+	ttlSet    bool
+	lease     *lease.Lease
+	shared    bool
+	logger    *slog.Logger
+	health    *Health
+	metrics   *electionMetrics // nil: not measured
+	leaseOpts []lease.Option   // for the candidates' own leases
 }
 
 // WithTTL sets the TTL of the lease each campaign grants (default

@@ -331,13 +331,20 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 	}
 	// A client closed while the ops were queued: not sent, not applied.
 	var resp *clientv3.TxnResponse
+	var sent time.Time
 	err := etcderr.ClientClosed(b.s.cli)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+		if b.s.o.metrics != nil {
+			sent = time.Now()
+		}
 		resp, err = b.s.cli.Txn(requireLeader(ctx)).Then(txnOps...).Commit()
 		cancel()
 	}
 	if err == nil {
+		if m := b.s.o.metrics; m != nil {
+			m.committed(len(ops), sent)
+		}
 		for i, op := range ops {
 			r := batchResult{rev: resp.Header.Revision}
 			if !op.put {

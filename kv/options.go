@@ -21,6 +21,7 @@ type options struct {
 	updateAttempts  int
 	updateBackoff   backoff.Policy
 	logger          *slog.Logger
+	metrics         *kvMetrics // nil: not measured
 	err             error
 }
 

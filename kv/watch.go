@@ -157,9 +157,11 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 		return nil, fmt.Errorf("kv: watch %q: %w: WithInitialState and FromRevision exclude each other", s.prefix, ErrInvalidArgument)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	resumed, resynced := s.o.metrics.hooks()
 	st, err := watchresume.Open(ctx, s.cli, watchresume.Config{
 		Range: s.rng, Revision: o.rev, Snapshot: o.snapshot, PrevKV: o.prev,
 		PageSize: s.o.pageSize, Logger: s.o.logger,
+		OnResume: resumed, OnResync: resynced,
 	})
 	if err != nil {
 		cancel()

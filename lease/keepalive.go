@@ -61,10 +61,17 @@ func (l *Lease) keepAlive(ctx context.Context) {
 		}
 		// A renewal that has not come back by the deadline is useless.
 		rctx, cancel := context.WithDeadline(ctx, deadline)
+		var sent time.Time
+		if l.metrics != nil {
+			sent = time.Now()
+		}
 		_, err := l.KeepAliveOnce(rctx)
 		cancel()
 		switch {
 		case err == nil:
+			if l.metrics != nil {
+				l.metrics.keepalive.Observe(time.Since(sent).Seconds())
+			}
 			retry.Reset()
 			next = interval
 		case errors.Is(err, ErrExpired):

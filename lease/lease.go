@@ -27,12 +27,15 @@ type Lease struct {
 	loopDone chan struct{}
 	done     chan struct{}
 	err      error
+	metrics  *leaseMetrics // nil: not measured
 }
 
 // Grant asks etcd for a lease of the given TTL (at least one second; rounded
 // up to whole seconds) and returns it. The lease is not kept alive until
 // KeepAlive is called.
-func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration) (*Lease, error) {
+//
+// Options: WithMetrics.
+func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ...Option) (*Lease, error) {
 	secs, err := seconds(ttl)
 	if err != nil {
 		return nil, err
@@ -43,13 +46,15 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration) (*Lease
 		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapNoSpace(err))
 	}
 	granted := time.Duration(resp.TTL) * time.Second
-	return newLease(cli, resp.ID, granted, sent.Add(granted)), nil
+	l := newLease(cli, resp.ID, granted, sent.Add(granted))
+	l.metrics = buildOptions(opts).metrics
+	return l, nil
 }
 
 // Open returns a handle for a lease that already exists (granted by another
 // handle, process or etcdctl), reading its TTL and remaining time. It
-// returns ErrExpired if etcd does not have the lease.
-func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID) (*Lease, error) {
+// returns ErrExpired if etcd does not have the lease. Options: WithMetrics.
+func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts ...Option) (*Lease, error) {
 	sent := time.Now()
 	resp, err := cli.TimeToLive(ctx, id)
 	if err != nil {
@@ -58,7 +63,9 @@ func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID) (*Leas
 	if resp.TTL <= 0 {
 		return nil, fmt.Errorf("lease: open %x: %w", int64(id), ErrExpired)
 	}
-	return newLease(cli, id, time.Duration(resp.GrantedTTL)*time.Second, sent.Add(time.Duration(resp.TTL)*time.Second)), nil
+	l := newLease(cli, id, time.Duration(resp.GrantedTTL)*time.Second, sent.Add(time.Duration(resp.TTL)*time.Second))
+	l.metrics = buildOptions(opts).metrics
+	return l, nil
 }
 
 func newLease(cli *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, deadline time.Time) *Lease {
@@ -107,6 +114,9 @@ func (l *Lease) lose(err error) {
 	}
 	l.err = err
 	close(l.done)
+	if l.metrics != nil {
+		l.metrics.lost(err)
+	}
 }
 
 // KeepAliveOnce renews the lease once and returns the TTL etcd reset it to.

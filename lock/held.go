@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -35,10 +36,15 @@ type Held struct {
 	ctx       context.Context
 	end       context.CancelCauseFunc // ends ctx's parent
 	stopGuard context.CancelFunc
+	since     time.Time // when acquired; set when measured
 }
 
 func newHeld(s *session, l *lease.Lease, key string, rev int64) *Held {
-	return &Held{s: s, key: key, rev: rev, lease: l}
+	h := &Held{s: s, key: key, rev: rev, lease: l}
+	if s.o.metrics != nil {
+		h.since = time.Now()
+	}
+	return h
 }
 
 // Token is the fencing token: the lock key's create revision. Successive
@@ -82,6 +88,9 @@ func (h *Held) Context() context.Context {
 			return h.ctx
 		}
 		h.ctx, h.stopGuard = keyguard.Guard(parent, h.s.cli, h.key, h.rev, h.lease)
+		if m := h.s.o.metrics; m != nil {
+			m.watch(h, h.ctx)
+		}
 	}
 	return keyguard.Check(h.ctx)
 }
@@ -134,6 +143,9 @@ func (h *Held) Unlock(ctx context.Context) error {
 	}
 	if !h.released {
 		h.released = true
+		if m := h.s.o.metrics; m != nil && (h.ctx == nil || h.ctx.Err() == nil) {
+			m.hold.Observe(time.Since(h.since).Seconds())
+		}
 		if h.end != nil {
 			h.end(ErrReleased)
 			h.stopGuard()
@@ -181,6 +193,9 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	released := h.released
 	h.mu.Unlock()
 	if released {
+		if m := h.s.o.metrics; m != nil {
+			m.refused.Add(1)
+		}
 		return nil, fmt.Errorf("%w: lock %q: already unlocked", ErrNotHeld, h.s.name)
 	}
 	if err := etcderr.ClientClosed(h.s.cli); err != nil {
@@ -198,6 +213,9 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 		return nil, fmt.Errorf("lock %q: fenced txn: %w", h.s.name, err)
 	}
 	if !resp.Succeeded {
+		if m := h.s.o.metrics; m != nil {
+			m.refused.Add(1)
+		}
 		return nil, fmt.Errorf("%w: lock %q: key %s (token %d) is gone or replaced; nothing was applied", ErrNotHeld, h.s.name, h.key, h.rev)
 	}
 	if !nested {

@@ -23,11 +23,13 @@ const MaxNameLen = 64 << 10
 type Option func(*options)
 
 type options struct {
-	ttl    time.Duration
-	ttlSet bool
-	lease  *lease.Lease
-	shared bool // WithLease was given, possibly with nil
-	log    *slog.Logger
+	ttl       time.Duration
+	ttlSet    bool
+	lease     *lease.Lease
+	shared    bool // WithLease was given, possibly with nil
+	log       *slog.Logger
+	metrics   *lockMetrics   // nil: not measured
+	leaseOpts []lease.Option // for the handle's own leases
 }
 
 // WithTTL sets the TTL of the lease the handle grants for itself (default

@@ -69,7 +69,11 @@ func (q *queue) init() *queue {
 }
 
 // acquire takes a place in the queue and, unless try, waits for its turn.
-func (q *queue) acquire(ctx context.Context, try bool) (*Held, error) {
+func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
+	if m := q.s.o.metrics; m != nil {
+		start := time.Now()
+		defer func() { m.acquired(start, err) }()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("lock %q: %w", q.s.name, context.Cause(ctx))
 	}

@@ -78,7 +78,7 @@ func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
 	if l, ok, err := s.current(); ok || err != nil {
 		return l, err // granted by another caller meanwhile
 	}
-	l, err := lease.Grant(ctx, s.cli, s.o.ttl)
+	l, err := lease.Grant(ctx, s.cli, s.o.ttl, s.o.leaseOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("lock %q: %w", s.name, err)
 	}

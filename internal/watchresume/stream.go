@@ -39,6 +39,10 @@ type Config struct {
 	Backoff backoff.Policy
 	// Logger receives retries (debug) and resyncs (info); nil discards them.
 	Logger *slog.Logger
+	// OnResume, if set, is called each time a broken watch is reopened
+	// from the last revision delivered; OnResync each time a resync after
+	// compaction is delivered. For metrics.
+	OnResume, OnResync func()
 }
 
 // Update is what Next hands out: either a batch of events or a resync.
@@ -76,6 +80,7 @@ type Stream struct {
 	first       *Update // a Snapshot taken by Open, not yet delivered
 	wch         clientv3.WatchChan
 	watchCancel context.CancelFunc
+	opened      bool // a watch was opened before: opening again resumes
 }
 
 // Open starts a Stream. It returns once the Stream's starting revision is
@@ -143,6 +148,10 @@ func (s *Stream) Next() (Update, error) {
 		if s.resync {
 			u, err := s.relist()
 			if err == nil {
+				s.opened = false // the watch reopened after a resync is no resume
+				if s.cfg.OnResync != nil {
+					s.cfg.OnResync()
+				}
 				return u, nil
 			}
 			if permanent(err) {
@@ -153,6 +162,10 @@ func (s *Stream) Next() (Update, error) {
 			continue
 		}
 		if s.wch == nil {
+			if s.opened && s.cfg.OnResume != nil {
+				s.cfg.OnResume()
+			}
+			s.opened = true
 			s.openWatch()
 		}
 		var resp clientv3.WatchResponse
