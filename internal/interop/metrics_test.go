@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/discovery"
@@ -164,6 +166,13 @@ func TestMetricsAfterRealActivity(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1.0, metricValue(t, reg, "coordkit_discovery_registrations", "state", "registered"))
 	waitValue(t, reg, 1, "coordkit_discovery_watcher_instances", "service", "api")
+	rb, err := discovery.NewResolverBuilder(cli, discovery.WithMetrics(p))
+	require.NoError(t, err)
+	conn, err := grpc.NewClient("coordkit:///api", grpc.WithResolvers(rb), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	conn.Connect() // builds the resolver, which pushes the address list
+	waitValue(t, reg, 1, "coordkit_discovery_resolver_updates_total")
+	require.NoError(t, conn.Close())
 	_, err = cli.Delete(ctx, r.Key())
 	require.NoError(t, err)
 	waitValue(t, reg, 1, "coordkit_discovery_reregistrations_total")
