@@ -72,7 +72,9 @@ type NodeConfig struct {
 	PeerTLS *tlsconfig.Files
 
 	// QuotaBackendBytes caps the database size; 0 means
-	// DefaultQuotaBackendBytes.
+	// DefaultQuotaBackendBytes. Once it is reached, writes fail with
+	// ErrNoSpace until Node.RecoverNoSpace (after deleting data) or a
+	// restart with a larger quota.
 	QuotaBackendBytes int64
 
 	// AutoCompactionMode is "periodic" (the default) or "revision" (etcd's

@@ -25,6 +25,12 @@
 //     supervised Run loop, interoperable with `etcdctl elect`.
 //   - discovery: self-healing registrations, cached watchers, pickers and a
 //     gRPC resolver.
+//   - ops: snapshots, recovery from a full database (NOSPACE), health
+//     checks and probe handlers, for embedded nodes and remote clusters
+//     alike; Node wraps them (SaveSnapshotFile, RecoverNoSpace,
+//     LivenessHandler, ReadinessHandler) and StartNodeFromSnapshot restores.
+//   - metrics: the interface every package reports to through WithMetrics;
+//     metrics/prom registers on a prometheus.Registerer of your own.
 //   - tlsconfig: mutual TLS configurations and a development PKI.
 //   - coordtest: real in-memory etcd nodes and clusters for tests, with
 //     fault injection; what httptest is to net/http.
