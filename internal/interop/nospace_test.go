@@ -108,3 +108,37 @@ func TestNoSpaceEveryWriteFailsThenRecovers(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, h.Unlock(ctx))
 }
+
+// In a cluster the alarm stops writes everywhere; RecoverNoSpace through a
+// client of every member defragments each of them and writes resume.
+func TestNoSpaceRecoveredAcrossACluster(t *testing.T) {
+	c := coordtest.NewCluster(t, 3, coordtest.WithQuota(1<<20))
+	cli := c.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	store, err := kv.New[string](cli, "fill", kv.WithCodec(kv.StringCodec))
+	require.NoError(t, err)
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; i < 1000 && err == nil; i++ {
+		_, err = store.Put(ctx, "big", big)
+	}
+	require.ErrorIs(t, err, ops.ErrNoSpace)
+	for _, m := range c.Members() { // every member refuses writes
+		s, err := kv.New[string](m.Client(), "other", kv.WithCodec(kv.StringCodec))
+		require.NoError(t, err)
+		_, err = s.Put(ctx, "k", "v")
+		require.ErrorIs(t, err, ops.ErrNoSpace, "%s", m)
+	}
+
+	got, err := ops.RecoverNoSpace(ctx, cli)
+	require.NoError(t, err)
+	require.ElementsMatch(t, c.Endpoints(), got.Defragmented)
+	require.GreaterOrEqual(t, got.Disarmed, 1)
+	for _, m := range c.Members() {
+		st, err := m.Node().Status(ctx)
+		require.NoError(t, err)
+		require.Less(t, st.DBSize, int64(1<<20), "%s defragmented", m)
+	}
+	_, err = store.Put(ctx, "small", "v")
+	require.NoError(t, err)
+}
