@@ -25,7 +25,7 @@ func (r *Registration) Check(context.Context) error {
 	return fmt.Errorf("%w: %s is %s", ErrNotRegistered, r.key, c.State)
 }
 
-// Check returns nil while the Watcher's cache is current, and otherwise an
-// error wrapping ErrStale (or ErrClosed): a readiness check for a client
-// that must not route on a stale view. It fits ops.CheckFunc.
+// Check returns nil while the Watcher's cache is current, and otherwise
+// Err, an error wrapping ErrStale: a readiness check for a client that must
+// not route on a stale view. It fits ops.CheckFunc.
 func (w *Watcher) Check(context.Context) error { return w.Err() }

@@ -83,7 +83,8 @@ func (h *Health) stop(err error) {
 	h.mu.Unlock()
 }
 
-// campaigned records the outcome of one campaign: a term won, or an error.
+// campaigned records the outcome of one campaign (a term won, or an error),
+// or a failed resignation that holds the next campaign back.
 func (h *Health) campaigned(t *Term, err error) {
 	if h == nil {
 		return

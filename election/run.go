@@ -89,6 +89,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 			err := unresigned.Resign(rctx)
 			cancel()
 			if err != nil {
+				e.opts.health.campaigned(nil, err) // no campaign until it succeeds
 				log.Warn("election: resign still failing; campaigning again once it succeeds", "key", unresigned.Key(), "err", err)
 				if retry.Wait(ctx) != nil {
 					return ctx.Err()
