@@ -267,3 +267,18 @@ func (hr *harness) faultCounts() []int64 {
 	}
 	return out
 }
+
+// awaitProgress waits, once the faults are over, until cond holds: the
+// workload must make progress on a healthy cluster, however little a loaded
+// machine let it make during the faults. Two minutes is a hang guard, not
+// a timing bound.
+func awaitProgress(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress after the faults ended: still waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -48,6 +48,9 @@ func TestRWMutexSafetyUnderFaults(t *testing.T) {
 		wg.Go(func() { hs.loop(stop, hd, ttl, g) })
 	}
 	applied := run.Inject(context.Background(), c, recipeFaults(run, c))
+	awaitProgress(t, "a write and a shared read hold", func() bool {
+		return len(hs.store.Writes()) > 0 && hs.holds.MaxLive() > 1
+	})
 	stopHolders()
 	wg.Wait()
 	hs.logErrors(t)

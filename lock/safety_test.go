@@ -56,6 +56,9 @@ func TestSafetyUnderFaults(t *testing.T) {
 	}
 
 	applied := run.Inject(ctx, c, run.Schedule(c.Size(), lockFaults))
+	// Faults are over: a healthy cluster must let the workers make progress,
+	// however little a loaded machine allowed during the faults.
+	awaitProgress(t, "an increment", func() bool { return hr.progress.Load() > 0 })
 	stopWorkers()
 	wg.Wait()
 	close(errs)

@@ -64,6 +64,7 @@ func TestSemaphoreSafetyUnderFaults(t *testing.T) {
 		wg.Go(func() { hs.loop(stop, hd, ttl, g) })
 	}
 	applied := run.Inject(context.Background(), c, recipeFaults(run, c))
+	awaitProgress(t, "a hold", func() bool { return hs.holds.Len() > 0 })
 	stopHolders()
 	wg.Wait()
 	hs.logErrors(t)
