@@ -17,7 +17,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
-	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 
 	"github.com/coordkit/coordkit/internal/starthook"
 )
@@ -28,6 +27,7 @@ type Node struct {
 	cfg      NodeConfig
 	etcd     *embed.Etcd
 	client   *clientv3.Client
+	gate     *clientGate // stops client when the node stops
 	dir      string
 	tempDir  bool
 	lock     *os.File
@@ -142,7 +142,7 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		return nil, fmt.Errorf("coordkit: start node %q: %w after %v: waiting for a quorum of peers %s; check they are running and reachable, and share ClusterToken %q",
 			cfg.name(), ErrNotReady, cfg.readyTimeout(), otherPeers(cfg.name(), ec.InitialCluster), ec.InitialClusterToken)
 	}
-	n.client = v3client.New(e.Server)
+	n.client, n.gate = newNodeClient(e.Server)
 	n.watchers.Add(1)
 	go n.watch()
 	return n, nil
@@ -159,6 +159,7 @@ func (n *Node) watch() {
 	if err == nil {
 		err = errors.New("etcd server stopped (see its logs)")
 	}
+	n.gate.stop()
 	n.errMu.Lock()
 	if n.err == nil {
 		n.err = fmt.Errorf("%w: %v", ErrStopped, err)
@@ -170,7 +171,15 @@ func (n *Node) watch() {
 // Client returns a client connected to this member in-process: requests are
 // function calls, with no gRPC or network in between. It is the fast path for
 // everything coordkit does on an embedded node. The client is owned by the
-// node: do not Close it; it stops working when the node closes.
+// node: do not Close it.
+//
+// The client lives and dies with the node. Once the node stops (Close, Kill,
+// or on its own), every call fails at once, unsent, with an error wrapping
+// ErrStopped, and its watches and lease keep-alives end: whatever was held
+// through it (leases, locks, terms, registrations) is reported lost, and
+// the cluster expires it within its TTL. A restarted member is a new Node
+// with a new client. Its watches cannot stall when many are cancelled at
+// once (see BENCHMARKS.md for their cost).
 func (n *Node) Client() *clientv3.Client { return n.client }
 
 // Endpoints returns the URLs clients can dial, with real ports (port 0 in the
@@ -242,8 +251,8 @@ func (n *Node) stop(hard bool) error {
 	}
 	n.closed = true
 	n.quiet.Store(true)
-	if n.client != nil {
-		n.client.Close()
+	if n.gate != nil {
+		n.gate.stop() // before the server: nothing more reaches it
 	}
 	if hard {
 		n.etcd.Server.HardStop()

@@ -20,6 +20,13 @@ var (
 	// or the cluster failed), so whatever it guards must be treated as lost.
 	ErrDeadlinePassed = errors.New("lease: keep-alive deadline passed")
 
+	// ErrClientStopped means the client the lease is renewed through can
+	// send nothing more: it is the in-process client (Node.Client) of an
+	// embedded member that has stopped. No renewal can reach etcd, which
+	// expires the lease within its TTL, so whatever it guards must be
+	// treated as lost now. Keep leases through a running member's client.
+	ErrClientStopped = errors.New("lease: client's etcd member stopped, no renewal possible")
+
 	// ErrClosed means the Lease handle was closed; the lease itself lives on
 	// in etcd until its TTL runs out.
 	ErrClosed = errors.New("lease: closed")

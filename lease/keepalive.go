@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
 // KeepAlive starts keeping the lease alive in the background until ctx ends,
@@ -16,7 +17,9 @@ import (
 // A renewal is sent every TTL/3. A failed renewal is retried with backoff
 // until the deadline of the last successful one, counted from when that one
 // was sent; if none succeeds by then, Done closes with ErrDeadlinePassed. If
-// etcd answers that the lease does not exist, Done closes with ErrExpired.
+// etcd answers that the lease does not exist, Done closes with ErrExpired;
+// if the client can send nothing more (an embedded node's in-process client
+// whose node stopped), Done closes at once with ErrClientStopped.
 // If ctx ends first, Done closes with an error wrapping ctx.Err().
 func (l *Lease) KeepAlive(ctx context.Context) {
 	l.mu.Lock()
@@ -76,6 +79,9 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			next = interval
 		case errors.Is(err, ErrExpired):
 			l.lose(fmt.Errorf("lease %x: %w", int64(l.id), ErrExpired))
+			return
+		case errors.Is(err, etcderr.ErrClientStopped):
+			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, err))
 			return
 		case ctx.Err() != nil:
 			// handled at the top of the loop

@@ -73,7 +73,7 @@ func isAny(err error, targets []error) bool {
 
 // Rejected reports whether err proves that a write was not applied.
 func Rejected(err error) bool {
-	return isAny(err, rejectedByOp) || isAny(err, rejectedByCluster)
+	return isAny(err, rejectedByOp) || isAny(err, rejectedByCluster) || clientStopped(err)
 }
 
 // RejectedByOp reports whether err is a rejection caused by one operation
@@ -121,6 +121,9 @@ func Transient(err error) bool {
 	if NoSpace(err) {
 		return false
 	}
+	if MemberStopped(err) && !clientStopped(err) {
+		return true // another member may serve it
+	}
 	switch Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
 		return true
@@ -132,7 +135,7 @@ func Transient(err error) bool {
 // request is malformed, the user is not authenticated or not allowed, or
 // the client is closed.
 func Permanent(err error) bool {
-	if isAny(err, permanent) {
+	if isAny(err, permanent) || clientStopped(err) {
 		return true
 	}
 	switch Code(err) {

@@ -1,0 +1,105 @@
+package coordkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/etcdserver"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3rpc"
+	"go.etcd.io/etcd/server/v3/proxy/grpcproxy/adapter"
+
+	"github.com/coordkit/coordkit/internal/etcderr"
+)
+
+// The in-process client (Node.Client) is etcd's v3client with two
+// differences, both for safety:
+//
+//   - It is bound to its node's life: once the node stops (Close, Kill, or
+//     on its own) every call fails at once with errClientRefused, without
+//     reaching the server, and every stream open at that moment ends. etcd's
+//     v3client keeps calling the stopped server, which still forwards lease
+//     renewals to the raft leader: leases kept alive through it would
+//     never expire.
+//   - Watches use their own in-process transport (watchpipe.go), which
+//     cannot deadlock when many watches are cancelled at once.
+//
+// Everything else is etcd's in-process adapters: requests are function calls.
+
+// errClientRefused is what the in-process client of a stopped node answers,
+// to every call: the request was not sent, so nothing was applied.
+var errClientRefused = fmt.Errorf("%w: Node.Client() sends nothing once its node has stopped, so nothing was applied (%w); use a client of a running member, or of the restarted node",
+	ErrStopped, etcderr.ErrClientStopped)
+
+// clientGate closes the in-process client when its node stops.
+type clientGate struct {
+	stopped atomic.Bool
+	ctx     context.Context // cancelled when the node stops: ends streams
+	cancel  context.CancelFunc
+	client  *clientv3.Client
+	once    sync.Once
+}
+
+// newNodeClient returns the in-process client of s and the gate that stops
+// it.
+func newNodeClient(s *etcdserver.EtcdServer) (*clientv3.Client, *clientGate) {
+	g := &clientGate{}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	c := clientv3.NewCtxClient(context.Background(), clientv3.WithZapLogger(s.Logger()))
+	g.client = c
+
+	c.KV = clientv3.NewKVFromKVClient(&gatedKV{g: g, kv: adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(s))}, c)
+	c.Lease = clientv3.NewLeaseFromLeaseClient(&gatedLease{g: g, lc: adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(s))}, c, time.Second)
+	c.Watcher = clientv3.NewWatchFromWatchClient(&pipeWatchClient{g: g, srv: v3rpc.NewWatchServer(s)}, c)
+	c.Maintenance = clientv3.NewMaintenanceFromMaintenanceClient(&gatedMaintenance{g: g, mc: adapter.MaintenanceServerToMaintenanceClient(v3rpc.NewMaintenanceServer(s, nil))}, c)
+	c.Cluster = clientv3.NewClusterFromClusterClient(&gatedCluster{g: g, cc: adapter.ClusterServerToClusterClient(v3rpc.NewClusterServer(s))}, c)
+	c.Auth = clientv3.NewAuthFromAuthClient(&gatedAuth{g: g, ac: adapter.AuthServerToAuthClient(v3rpc.NewAuthServer(s))}, c)
+	return c, g
+}
+
+// stop makes the client refuse every call from now on, ends its open
+// streams (watches, lease keep-alives) and closes it. Idempotent.
+func (g *clientGate) stop() {
+	g.once.Do(func() {
+		g.stopped.Store(true)
+		g.cancel()
+		g.client.Close()
+	})
+}
+
+// refuse returns errClientRefused once the node has stopped, else nil.
+func (g *clientGate) refuse() error {
+	if g.stopped.Load() {
+		return errClientRefused
+	}
+	return nil
+}
+
+// failed maps the error of a call that reached the server: one cut short
+// because the node stopped says so, with ErrStopped, and keeps etcd's
+// error. The call may have been applied.
+func (g *clientGate) failed(err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, ErrStopped) {
+		return err
+	}
+	if g.stopped.Load() || etcderr.MemberStopped(err) {
+		return fmt.Errorf("%w: %w while the request was in flight, so it may have been applied: %w", ErrStopped, etcderr.ErrMemberStopped, err)
+	}
+	return err
+}
+
+// streamContext derives the context of a stream from ctx: it also ends
+// when the node stops.
+func (g *clientGate) streamContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithCancel(ctx)
+	unhook := context.AfterFunc(g.ctx, cancel)
+	// Unhook when the stream ends first, so that streams abandoned by
+	// their callers (a renewal's, a cancelled watch's) leave nothing behind.
+	context.AfterFunc(sctx, func() { unhook() })
+	return sctx, cancel
+}
