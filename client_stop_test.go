@@ -112,7 +112,11 @@ func TestStoppedMemberEndsEverythingHeldThroughItsClient(t *testing.T) {
 				var failed []error
 				for {
 					_, err := m2.Lock(ctx)
-					if err == nil || ctx.Err() != nil {
+					if err == nil {
+						locked <- nil
+						return
+					}
+					if ctx.Err() != nil {
 						locked <- errors.Join(append(failed, err)...)
 						return
 					}
@@ -157,6 +161,9 @@ func TestStoppedMemberEndsEverythingHeldThroughItsClient(t *testing.T) {
 			}
 			require.Eventually(t, func() bool { return h.reg.State() != discovery.Registered },
 				ends, 10*time.Millisecond, "registration through the stopped member's client stays registered")
+			require.ErrorIs(t, h.lease.Err(), lease.ErrClientStopped)
+			require.ErrorIs(t, h.lease.Err(), coordkit.ErrStopped)
+			t.Logf("lock: %v; term: %v; registration: %v", h.held.Err(), h.term.Err(), h.reg.Err())
 
 			// The cluster's side: the lease expires, taking the keys with it.
 			require.Eventually(t, func() bool {

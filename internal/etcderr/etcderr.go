@@ -71,7 +71,9 @@ func isAny(err error, targets []error) bool {
 	return false
 }
 
-// Rejected reports whether err proves that a write was not applied.
+// Rejected reports whether err proves that a write was not applied,
+// including a request a stopped member's client refused unsent
+// (ErrClientStopped).
 func Rejected(err error) bool {
 	return isAny(err, rejectedByOp) || isAny(err, rejectedByCluster) || clientStopped(err)
 }
@@ -113,7 +115,8 @@ func WrapNoSpace(err error) error {
 }
 
 // Transient reports whether a failed request may succeed if tried again:
-// the cluster was unreachable, overloaded, slow or between leaders. For a
+// the cluster was unreachable, overloaded, slow or between leaders, or the
+// member serving it stopped (another may serve it; MemberStopped). For a
 // write this says nothing about whether it was applied. A full database
 // (NOSPACE) is not transient even though etcd reports it as
 // ResourceExhausted: it lasts until an operator reclaims space.
@@ -133,7 +136,8 @@ func Transient(err error) bool {
 
 // Permanent reports whether no retry of the same request can succeed: the
 // request is malformed, the user is not authenticated or not allowed, or
-// the client is closed.
+// the client is closed, or bound to a member that has stopped
+// (ErrClientStopped).
 func Permanent(err error) bool {
 	if isAny(err, permanent) || clientStopped(err) {
 		return true

@@ -15,8 +15,8 @@ var ErrMemberStopped = errors.New("etcd member stopped")
 // ErrClientStopped marks a request that a client bound to one member (an
 // embedded node's in-process client) refused without sending it, because
 // that member has stopped: nothing was applied, and no retry through that
-// client can succeed. Errors carrying it also carry ErrMemberStopped.
-// Rejected and Permanent report true for it.
+// client can succeed. MemberStopped, Rejected and Permanent report true for
+// it.
 var ErrClientStopped = errors.New("client's member stopped; request not sent")
 
 // raftStopped is what raft answers once its node has stopped. etcd does not
@@ -35,7 +35,7 @@ const raftStopped = "raft: stopped"
 // never sent, is a definite rejection.
 func MemberStopped(err error) bool {
 	return walk(err, func(e error) bool {
-		if e == ErrMemberStopped || e.Error() == raftStopped {
+		if e == ErrMemberStopped || e == ErrClientStopped || e.Error() == raftStopped {
 			return true
 		}
 		var desc string
