@@ -8,7 +8,9 @@
 //   - StartNode runs an etcd member inside your process, alone or as one
 //     member of a cluster (in one process, several, or on several machines).
 //     Node.Client is an in-process client that skips gRPC and the network,
-//     the fastest way to talk to that member.
+//     the fastest way to talk to that member. It lives and dies with the
+//     node: once the node stops, it refuses every call and whatever was held
+//     through it (leases, locks, terms, registrations) is reported lost.
 //   - Connect reaches a cluster you already run; ClientConfigFromEnv reads
 //     etcdctl's ETCDCTL_* variables, so scripts written for etcdctl keep
 //     working.
