@@ -14,17 +14,25 @@ import (
 
 // benchClients are the three ways to reach one node: Node.Client(), etcd's
 // own in-process v3client (what Node.Client() was before it was gated and
-// given its own watch transport), and gRPC over loopback.
+// given its own watch transport), and gRPC over loopback. Each call makes
+// new v3client and gRPC clients: a v3client whose stream stalled (100
+// watches cancelled at once suffice) must not stall the next benchmark.
 func benchClients(b *testing.B, n *coordtest.Node) []struct {
 	name string
-	cli  *clientv3.Client
+	cli  func() *clientv3.Client
 } {
-	raw := v3client.New(n.Etcd().Server)
-	b.Cleanup(func() { raw.Close() })
 	return []struct {
 		name string
-		cli  *clientv3.Client
-	}{{"node-client", n.Client()}, {"v3client", raw}, {"grpc", n.NewClient(b)}}
+		cli  func() *clientv3.Client
+	}{
+		{"node-client", n.Client},
+		{"v3client", func() *clientv3.Client {
+			raw := v3client.New(n.Etcd().Server)
+			b.Cleanup(func() { raw.Close() })
+			return raw
+		}},
+		{"grpc", func() *clientv3.Client { return n.NewClient(b) }},
+	}
 }
 
 // BenchmarkWatch compares Node.Client()'s watch transport with etcd's
@@ -48,7 +56,7 @@ func BenchmarkWatch(b *testing.B) {
 			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 			defer cancel()
 			key := "bench/event/" + c.name
-			wch := c.cli.Watch(wctx, key, clientv3.WithCreatedNotify())
+			wch := c.cli().Watch(wctx, key, clientv3.WithCreatedNotify())
 			<-wch
 			b.ResetTimer()
 			for range b.N {
@@ -64,9 +72,10 @@ func BenchmarkWatch(b *testing.B) {
 			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 			defer cancel()
 			key := "bench/fanout/" + c.name
+			cli := c.cli()
 			chans := make([]clientv3.WatchChan, 100)
 			for i := range chans {
-				chans[i] = c.cli.Watch(wctx, key, clientv3.WithCreatedNotify())
+				chans[i] = cli.Watch(wctx, key, clientv3.WithCreatedNotify())
 				<-chans[i]
 			}
 			b.ResetTimer()
@@ -84,7 +93,7 @@ func BenchmarkWatch(b *testing.B) {
 		if c.name != "v3client" { // it stalls for good (etcd issues 18879, 20716)
 			b.Run("storm1000/"+c.name, func(b *testing.B) {
 				for range b.N {
-					stormOnce(b, c.cli, 1000)
+					stormOnce(b, c.cli(), 1000)
 				}
 			})
 		}
@@ -92,11 +101,12 @@ func BenchmarkWatch(b *testing.B) {
 			// One watch stays open so the stream is kept between iterations.
 			keep, stop := context.WithCancel(clientv3.WithRequireLeader(ctx))
 			defer stop()
-			<-c.cli.Watch(keep, "bench/keep", clientv3.WithCreatedNotify())
+			cli := c.cli()
+			<-cli.Watch(keep, "bench/keep", clientv3.WithCreatedNotify())
 			b.ResetTimer()
 			for i := range b.N {
 				wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-				wch := c.cli.Watch(wctx, fmt.Sprintf("bench/cc/%d", i), clientv3.WithCreatedNotify())
+				wch := cli.Watch(wctx, fmt.Sprintf("bench/cc/%d", i), clientv3.WithCreatedNotify())
 				if resp := <-wch; !resp.Created {
 					b.Fatalf("watch not created: %v", resp.Err())
 				}
@@ -188,5 +198,68 @@ func stormOnce(b *testing.B, cli *clientv3.Client, n int) {
 				b.Fatal("cancelled watches never closed: the stream is stalled")
 			}
 		}
+	}
+}
+
+// BenchmarkWatchEventAlternated is BenchmarkWatch's event case with the
+// three transports taking turns in slices of the same run, so that the
+// machine's noise and the node's warm-up fall on all three alike: one put
+// (through v3client), then its event at a watcher of each transport.
+func BenchmarkWatchEventAlternated(b *testing.B) {
+	n := coordtest.NewNode(b)
+	writer := v3client.New(n.Etcd().Server)
+	b.Cleanup(func() { writer.Close() })
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	defer cancel()
+	clients := benchClients(b, n)
+	chans := make([]clientv3.WatchChan, len(clients))
+	for i, c := range clients {
+		chans[i] = c.cli().Watch(ctx, "bench/alt/"+c.name, clientv3.WithCreatedNotify())
+		<-chans[i]
+	}
+	took := make([]time.Duration, len(clients))
+	slice := max(1, b.N/16)
+	b.ResetTimer()
+	for done, turn := 0, 0; done < b.N; done, turn = done+slice, turn+1 {
+		count := min(slice, b.N-done)
+		for k := range clients {
+			i := (k + turn) % len(clients)
+			key := "bench/alt/" + clients[i].name
+			start := time.Now()
+			for range count {
+				if _, err := writer.Put(ctx, key, "v"); err != nil {
+					b.Fatal(err)
+				}
+				if resp := <-chans[i]; resp.Err() != nil || len(resp.Events) == 0 {
+					b.Fatalf("watch: %v", resp.Err())
+				}
+			}
+			took[i] += time.Since(start)
+		}
+	}
+	for i, c := range clients {
+		b.ReportMetric(float64(took[i].Nanoseconds())/float64(b.N), c.name+"-ns/op")
+	}
+}
+
+// BenchmarkGetSerializable: Node.Client() and etcd's v3client as separate
+// sub-benchmarks, for -count runs (BenchmarkNodeClientOverV3Client
+// alternates them).
+func BenchmarkGetSerializable(b *testing.B) {
+	n := coordtest.NewNode(b)
+	raw := v3client.New(n.Etcd().Server)
+	b.Cleanup(func() { raw.Close() })
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		cli  *clientv3.Client
+	}{{"node-client", n.Client()}, {"v3client", raw}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				if _, err := c.cli.Get(ctx, "k", clientv3.WithSerializable()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -135,25 +135,25 @@ func (c *gatedLease) LeaseLeases(ctx context.Context, in *pb.LeaseLeasesRequest,
 }
 
 // LeaseKeepAlive is the renewal stream: the path a stopped member would
-// otherwise keep forwarding to the leader. It is refused once the node has
-// stopped, and an open one ends then.
+// otherwise keep forwarding to the leader. It is refused, and an open
+// one's Send, once the node has stopped.
 func (c *gatedLease) LeaseKeepAlive(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse], error) {
 	if err := c.g.refuse(); err != nil {
 		return nil, err
 	}
-	sctx, cancel := c.g.streamContext(ctx)
-	st, err := c.lc.LeaseKeepAlive(sctx, opts...)
+	// No stream context tied to the node here, unlike other streams: this
+	// one is opened for every KeepAliveOnce. Its Send is gated, and the
+	// lessor's long-lived streams end when the gate closes the client.
+	st, err := c.lc.LeaseKeepAlive(ctx, opts...)
 	if err != nil {
-		cancel()
 		return nil, c.g.failed(err)
 	}
-	return &gatedKeepAlive{BidiStreamingClient: st, g: c.g, cancel: cancel}, nil
+	return &gatedKeepAlive{BidiStreamingClient: st, g: c.g}, nil
 }
 
 type gatedKeepAlive struct {
 	grpc.BidiStreamingClient[pb.LeaseKeepAliveRequest, pb.LeaseKeepAliveResponse]
-	g      *clientGate
-	cancel context.CancelFunc
+	g *clientGate
 }
 
 func (s *gatedKeepAlive) Send(req *pb.LeaseKeepAliveRequest) error {
@@ -166,7 +166,6 @@ func (s *gatedKeepAlive) Send(req *pb.LeaseKeepAliveRequest) error {
 func (s *gatedKeepAlive) Recv() (*pb.LeaseKeepAliveResponse, error) {
 	m, err := s.BidiStreamingClient.Recv()
 	if err != nil {
-		s.cancel()
 		return nil, s.g.failed(err)
 	}
 	return m, nil

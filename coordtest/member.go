@@ -108,6 +108,10 @@ func (m *Member) halt(hard bool) {
 // Restart starts a stopped member again with its data and URLs; it returns
 // once the member is ready (has caught up with the cluster's leader). It
 // fails the test if the member cannot start.
+//
+// The restarted member is a new Node with a new in-process client: the old
+// Node's client stays stopped, so whatever was held through it (leases,
+// locks, terms, registrations) is lost, as in a restarted process.
 func (m *Member) Restart() {
 	m.c.t.Helper()
 	if m.Running() {
