@@ -24,7 +24,7 @@ const stormSize = 1000
 // cancelStorm opens n watches on cli sharing one stream (WithRequireLeader,
 // as every coordkit watch), waits until all are created, and cancels them
 // all at once.
-func cancelStorm(t *testing.T, cli *clientv3.Client, n int) {
+func cancelStorm(t testing.TB, cli *clientv3.Client, n int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
 	chans := make([]clientv3.WatchChan, n)
