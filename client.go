@@ -22,7 +22,9 @@ import (
 //
 //   - It is bound to its node's life: once the node stops (Close, Kill, or
 //     on its own) every call fails at once with errClientRefused, without
-//     reaching the server, and every stream open at that moment ends. etcd's
+//     reaching the server, and the streams open at that moment end (watch
+//     and server streams through their context, lease keep-alives because
+//     closing the client closes them and their Send is gated). etcd's
 //     v3client keeps calling the stopped server, which still forwards lease
 //     renewals to the raft leader: leases kept alive through it would
 //     never expire.
@@ -99,7 +101,7 @@ func (g *clientGate) streamContext(ctx context.Context) (context.Context, contex
 	sctx, cancel := context.WithCancel(ctx)
 	unhook := context.AfterFunc(g.ctx, cancel)
 	// Unhook when the stream ends first, so that streams abandoned by
-	// their callers (a renewal's, a cancelled watch's) leave nothing behind.
+	// their callers leave nothing behind.
 	context.AfterFunc(sctx, func() { unhook() })
 	return sctx, cancel
 }
