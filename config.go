@@ -59,9 +59,26 @@ type NodeConfig struct {
 	ClusterToken string
 
 	// JoinExisting makes this member join a running cluster (etcd's
-	// --initial-cluster-state=existing), after it was added with
-	// MemberAdd; otherwise the member bootstraps a new cluster.
+	// --initial-cluster-state=existing), after it was added with AddMember
+	// or AddLearner; otherwise the member bootstraps a new cluster. Join
+	// does all of that in one step.
 	JoinExisting bool
+
+	// Join makes this member join the running cluster reached through
+	// Join's endpoints (any client endpoint of any member will do), with no
+	// InitialCluster or JoinExisting to set: StartNode adds it as a learner,
+	// starts it, waits until it has caught up, and promotes it to a voting
+	// member. On any failure it removes what it added, so no half-added
+	// member stays in the member list. A member whose Dir already holds data
+	// restarts as itself and ignores Join.
+	//
+	// This is how members started one after another (as separate processes
+	// on separate machines are) form a cluster: the first starts alone,
+	// every later one joins. etcd allows one learner at a time and a new
+	// voter only once the leader has been connected to the others for 5 s,
+	// so a join may wait a few seconds for an earlier one (its definite
+	// refusals are retried within ReadyTimeout).
+	Join *ClientConfig
 
 	// ClientTLS serves clients over mutual TLS: clients must present a
 	// certificate signed by ClientTLS.CAFile. Client URLs must use https.

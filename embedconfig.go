@@ -63,8 +63,12 @@ func buildEmbedConfig(cfg *NodeConfig) (*embed.Config, *startPlan, error) {
 		return nil, nil, err
 	}
 	for n, u := range cfg.InitialCluster {
-		if _, err := parseURLs("InitialCluster["+n+"]", []string{u}, peerTLS); err != nil {
+		us, err := parseURLs("InitialCluster["+n+"]", []string{u}, peerTLS)
+		if err != nil {
 			return nil, nil, err
+		}
+		if n != name && hasZeroPort(us) {
+			return nil, nil, fmt.Errorf("%w: InitialCluster[%s] = %q: another member's port cannot be 0, its real port is not known here; start members of one process with StartCluster, or start the first alone and let the others Join", ErrInvalidConfig, n, u)
 		}
 	}
 	if len(cfg.InitialCluster) > 0 {

@@ -37,4 +37,28 @@ var (
 	// ErrUnreachable means Connect could not reach any of the endpoints
 	// within the dial timeout.
 	ErrUnreachable = errors.New("coordkit: no etcd endpoint answered")
+
+	// ErrQuorumAtRisk means etcd refused a membership change that could
+	// cost the cluster its quorum (too few members started or connected),
+	// or one it cannot take now (too many learners). Nothing changed; try
+	// again once the cluster is healthy.
+	ErrQuorumAtRisk = errors.New("coordkit: membership change refused: it could cost the cluster its quorum")
+
+	// ErrLastMember means a removal was refused because the member is the
+	// cluster's only voting member. Close the node instead.
+	ErrLastMember = errors.New("coordkit: cannot remove the cluster's last voting member")
+
+	// ErrMemberNotFound means no member of the cluster has the given ID.
+	ErrMemberNotFound = errors.New("coordkit: no such member")
+
+	// ErrNotLearner means a promotion named a member that already votes.
+	ErrNotLearner = errors.New("coordkit: member is not a learner")
+
+	// ErrLearnerNotReady means etcd refused to promote a learner whose log
+	// has not caught up with the leader's yet. Nothing changed; try again.
+	ErrLearnerNotReady = errors.New("coordkit: learner has not caught up with the leader")
+
+	// ErrJoin means a member could not join a running cluster
+	// (NodeConfig.Join); what it had added to the cluster has been removed.
+	ErrJoin = errors.New("coordkit: join failed")
 )

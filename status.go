@@ -85,11 +85,7 @@ func Members(ctx context.Context, cli *clientv3.Client) ([]Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordkit: member list: %w", err)
 	}
-	out := make([]Member, 0, len(resp.Members))
-	for _, m := range resp.Members {
-		out = append(out, Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.IsLearner})
-	}
-	return out, nil
+	return membersFrom(resp.Members), nil
 }
 
 func (n *Node) alive() error {

@@ -1,0 +1,110 @@
+package coordkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/coordkit/coordkit/internal/backoff"
+)
+
+// joiner carries a member through joining a running cluster: added as a
+// learner before it starts, promoted once it has caught up, removed again
+// if anything fails on the way.
+type joiner struct {
+	cfg   *NodeConfig
+	cli   *clientv3.Client
+	id    uint64 // the learner's ID once added
+	added bool
+}
+
+// joinRetry paces membership requests that etcd refused definitely.
+var joinRetry = backoff.Policy{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}
+
+// prepareJoin connects to the running cluster and adds this member as a
+// learner with its advertised peer URLs, retrying etcd's definite refusals
+// (another learner still catching up, a leader not yet connected long
+// enough) until ctx ends. It points ec at the cluster's members.
+func prepareJoin(ctx context.Context, cfg *NodeConfig, ec *embed.Config) (*joiner, error) {
+	if len(cfg.InitialCluster) > 0 || cfg.JoinExisting {
+		return nil, fmt.Errorf("%w: Join replaces InitialCluster and JoinExisting: set either Join, or both of those", ErrInvalidConfig)
+	}
+	jc := *cfg.Join
+	if jc.Logger == nil {
+		jc.Logger = cfg.Logger
+	}
+	cli, err := Connect(ctx, jc)
+	if err != nil {
+		return nil, fmt.Errorf("coordkit: start node %q: %w: %w", cfg.name(), ErrJoin, err)
+	}
+	j := &joiner{cfg: cfg, cli: cli}
+	peers := make([]string, len(ec.AdvertisePeerUrls))
+	for i, u := range ec.AdvertisePeerUrls {
+		peers[i] = u.String()
+	}
+	retry := backoff.New(joinRetry)
+	for {
+		added, members, err := AddLearner(ctx, cli, peers)
+		if err == nil {
+			j.id, j.added = added.ID, true
+			ec.InitialCluster = initialClusterFor(cfg.name(), added, members)
+			ec.ClusterState = embed.ClusterStateFlagExisting
+			return j, nil
+		}
+		if !membershipRefused(err) {
+			cli.Close()
+			return nil, fmt.Errorf("coordkit: start node %q: %w: %w", cfg.name(), ErrJoin, err)
+		}
+		if werr := retry.Wait(ctx); werr != nil {
+			cli.Close()
+			return nil, fmt.Errorf("coordkit: start node %q: %w: %w (last refusal: %w)", cfg.name(), ErrJoin, werr, err)
+		}
+	}
+}
+
+// promote makes the started learner a voter, retrying while etcd says it
+// has not caught up yet, until ctx ends.
+func (j *joiner) promote(ctx context.Context) error {
+	retry := backoff.New(joinRetry)
+	for {
+		err := PromoteMember(ctx, j.cli, j.id)
+		if err == nil {
+			return nil
+		}
+		if !membershipRefused(err) {
+			return fmt.Errorf("coordkit: start node %q: %w: %w", j.cfg.name(), ErrJoin, err)
+		}
+		if werr := retry.Wait(ctx); werr != nil {
+			return fmt.Errorf("coordkit: start node %q: %w: %w (last refusal: %w)", j.cfg.name(), ErrJoin, werr, err)
+		}
+	}
+}
+
+// undo removes the member this join added, so no half-added member stays
+// in the member list. It runs after a failure, when the caller's ctx may be
+// over, so it has a bounded context of its own. A failed removal is
+// reported with the command that finishes it by hand.
+func (j *joiner) undo(ctx context.Context) error {
+	if !j.added {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	retry := backoff.New(joinRetry)
+	for {
+		_, err := j.cli.MemberRemove(ctx, j.id)
+		if err == nil || errors.Is(membershipError(err), ErrMemberNotFound) {
+			j.added = false
+			return nil
+		}
+		if werr := retry.Wait(ctx); werr != nil {
+			return fmt.Errorf("could not remove the member it added (%x): %w; remove it with `etcdctl member remove %x`", j.id, err, j.id)
+		}
+	}
+}
+
+func (j *joiner) close() { j.cli.Close() }
