@@ -108,7 +108,10 @@ type NodeConfig struct {
 
 	// TickInterval and ElectionTimeout are raft's heartbeat and election
 	// timings (etcd's --heartbeat-interval and --election-timeout); defaults
-	// 100ms and 1s. Leases can be no shorter than 1.5 × ElectionTimeout.
+	// 100ms and 1s. etcd grants no lease shorter than 1.5 ×
+	// ElectionTimeout, and a lease survives a change of leader only from
+	// MinLeaseTTL(ElectionTimeout) = 3 × ElectionTimeout + 1 s (4 s with the
+	// default); check TTLs with Node.CheckLeaseTTL.
 	TickInterval, ElectionTimeout time.Duration
 
 	// Logger receives etcd's logs. Nil means slog.Default(). LogLevel is

@@ -61,4 +61,9 @@ var (
 	// ErrJoin means a member could not join a running cluster
 	// (NodeConfig.Join); what it had added to the cluster has been removed.
 	ErrJoin = errors.New("coordkit: join failed")
+
+	// ErrLeaseTTLTooShort means a lease TTL is too short to survive a
+	// change of raft leader with the cluster's election timeout; see
+	// MinLeaseTTL.
+	ErrLeaseTTLTooShort = errors.New("coordkit: lease TTL too short to survive a leader change")
 )

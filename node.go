@@ -258,6 +258,14 @@ func (n *Node) ElectionTimeout() time.Duration {
 	return time.Duration(c.ElectionTicks) * time.Duration(c.TickMs) * time.Millisecond
 }
 
+// CheckLeaseTTL reports, with an error wrapping ErrLeaseTTLTooShort that
+// names the numbers, whether leases of the given TTL can be lost when this
+// member's cluster changes leader (see MinLeaseTTL); it assumes every
+// member has this member's election timeout, as they should.
+func (n *Node) CheckLeaseTTL(ttl time.Duration) error {
+	return CheckLeaseTTL(ttl, n.ElectionTimeout())
+}
+
 // Done is closed when the server has stopped, on its own or by Close.
 func (n *Node) Done() <-chan struct{} { return n.done }
 

@@ -22,4 +22,11 @@
 // election timeout rounded up to seconds (2 s with etcd's default 1 s
 // election timeout); a smaller TTL is granted as that minimum, and TTL
 // reports what was granted.
+//
+// A lease survives a change of raft leader (a leader's member killed, say)
+// only if its TTL is at least 3 × the cluster's election timeout + 1 s: 4 s
+// with etcd's default 1 s election timeout. Shorter leases are reported lost
+// while the cluster elects. coordkit.MinLeaseTTL computes the bound and
+// Node.CheckLeaseTTL checks a TTL against an embedded member's timing (a
+// client cannot read a remote cluster's election timeout).
 package lease
