@@ -241,6 +241,10 @@ func (n *Node) Dir() string { return n.dir }
 // ID returns the member's ID, as `etcdctl member list` shows it in hex.
 func (n *Node) ID() uint64 { return uint64(n.etcd.Server.MemberID()) }
 
+// ClusterID returns the ID of the member's cluster, as `etcdctl member
+// list -w json` shows it.
+func (n *Node) ClusterID() uint64 { return uint64(n.etcd.Server.Cluster().ID()) }
+
 // Etcd returns the underlying embedded server, for anything coordkit does
 // not wrap. Do not Close it directly; close the Node.
 func (n *Node) Etcd() *embed.Etcd { return n.etcd }
