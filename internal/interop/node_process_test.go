@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"os"
@@ -249,19 +250,18 @@ func notesSession(t *testing.T, endpoints string, size int) {
 
 	// watch --rev replays history from a revision.
 	ctl("put", "/foo", "one")
-	ctl("put", "/foo", "two")
-	rev := fields(ctl("get", "/foo", "-w", "fields"))
-	modRev := ""
-	for i, w := range rev {
-		if w == `"ModRevision"` {
-			modRev = rev[i+2]
-		}
+	var got struct {
+		Kvs []struct {
+			ModRevision int64 `json:"mod_revision"`
+		} `json:"kvs"`
 	}
-	require.NotEmpty(t, modRev, "no ModRevision in %v", rev)
-	watch := background(t, endpoints, "watch", "--rev="+modRev, "/foo")
-	require.Equal(t, "PUT", nextLine(t, watch))
-	require.Equal(t, "/foo", nextLine(t, watch))
-	require.Equal(t, "two", nextLine(t, watch))
+	require.NoError(t, json.Unmarshal([]byte(ctl("get", "/foo", "-w", "json")), &got))
+	require.Len(t, got.Kvs, 1)
+	ctl("put", "/foo", "two")
+	watch := background(t, endpoints, "watch", "--rev="+itoa(got.Kvs[0].ModRevision), "/foo")
+	for _, want := range []string{"PUT", "/foo", "one", "PUT", "/foo", "two"} {
+		require.Equal(t, want, nextLine(t, watch))
+	}
 
 	// endpoint status and member list: every member, one version.
 	status := strings.Split(strings.TrimSpace(ctl("endpoint", "status")), "\n")
