@@ -108,3 +108,36 @@ func (j *joiner) undo(ctx context.Context) error {
 }
 
 func (j *joiner) close() { j.cli.Close() }
+
+// Leave removes this member from its cluster and closes it: the
+// counterpart of Join. A leader hands leadership over first. etcd refuses
+// to remove a voting member while that could cost the cluster its quorum,
+// for instance within 5 s of another member joining; those refusals are
+// definite and retried until ctx ends. The last voting member cannot leave
+// (ErrLastMember): Close it instead.
+//
+// Errors wrap ErrLastMember, ErrQuorumAtRisk (still refused when ctx
+// ended), ErrStopped, or the client's error; the node is closed only when
+// Leave succeeds.
+func (n *Node) Leave(ctx context.Context) error {
+	if err := n.alive(); err != nil {
+		return err
+	}
+	stepDown(n.etcd, n.ElectionTimeout())
+	retry := backoff.New(joinRetry)
+	for {
+		err := RemoveMember(ctx, n.client, n.ID())
+		if err == nil || n.etcd.Server.IsIDRemoved(n.ID()) {
+			// A member removed stops itself, possibly before the answer
+			// reached its own client: what it applied settles it.
+			break
+		}
+		if !errors.Is(err, ErrQuorumAtRisk) {
+			return err
+		}
+		if werr := retry.Wait(ctx); werr != nil {
+			return fmt.Errorf("%w (while etcd refused: %w)", werr, err)
+		}
+	}
+	return n.Close()
+}
