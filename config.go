@@ -31,7 +31,9 @@ const DefaultQuotaBackendBytes = 2 << 30
 //
 // Members of one cluster, in one process, in several, or on several machines,
 // share InitialCluster and ClusterToken and each set their own Name, Dir and
-// URLs.
+// URLs, and start together. Members started one after another instead start
+// the first alone and the others with Join; StartCluster does the wiring for
+// members of this process.
 type NodeConfig struct {
 	// Name is this member's name, unique in the cluster; "default" if empty.
 	Name string
@@ -41,8 +43,10 @@ type NodeConfig struct {
 	Dir string
 
 	// ClientURLs and PeerURLs are the URLs this member listens on. Defaults:
-	// DefaultClientURL and DefaultPeerURL. Port 0 picks a free port; use it
-	// for a single member or when every member is in this process.
+	// DefaultClientURL and DefaultPeerURL. Port 0 picks a free port: for a
+	// single member, a member that Joins, or members of StartCluster (another
+	// member's InitialCluster entry cannot say port 0, since its real port is
+	// not known here).
 	ClientURLs, PeerURLs []string
 
 	// AdvertiseClientURLs and AdvertisePeerURLs are the URLs other machines

@@ -11,6 +11,15 @@
 //     the fastest way to talk to that member. It lives and dies with the
 //     node: once the node stops, it refuses every call and whatever was held
 //     through it (leases, locks, terms, registrations) is reported lost.
+//     StartCluster starts several members of one cluster in this process;
+//     NodeConfig.Join makes a member join a running cluster (the way members
+//     started one after another form a cluster); Members, AddMember,
+//     AddLearner, PromoteMember and RemoveMember change membership from any
+//     client. Close and Kill take milliseconds (a leader hands over first on
+//     Close).
+//   - Lease TTLs survive a leader change from MinLeaseTTL on (3 × election
+//     timeout + 1 s); Node.CheckLeaseTTL checks one against a member's
+//     timing.
 //   - Connect reaches a cluster you already run; ClientConfigFromEnv reads
 //     etcdctl's ETCDCTL_* variables, so scripts written for etcdctl keep
 //     working.

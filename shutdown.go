@@ -157,6 +157,23 @@ func stepDown(e *embed.Etcd, electionTimeout time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), electionTimeout)
 	defer cancel()
+	// Give up early if the transferee starts closing too (all members of
+	// this process closing at once).
+	go func() {
+		tick := time.NewTicker(electionTimeout / 10)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, closing := closingMembers.Load(target); closing {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	_ = s.MoveLeader(ctx, self, target) // best effort, see above
 }
 
