@@ -249,9 +249,11 @@ func (n *Node) ClusterID() uint64 { return uint64(n.etcd.Server.Cluster().ID()) 
 // not wrap. Do not Close it directly; close the Node.
 func (n *Node) Etcd() *embed.Etcd { return n.etcd }
 
-// Drained is closed once etcd has wound down everything of this member
-// after Close or Kill, including open connection handlers; every goroutine
-// of the node has ended then. It stays open while the node runs.
+// Drained is closed once etcd's own Close of this member has returned
+// after Close or Kill (it waits up to a second for connection handlers).
+// Handlers of peer connections that a still-running peer keeps open can
+// outlive it, until etcd's 5 s peer read timeout. It stays open while the
+// node runs.
 func (n *Node) Drained() <-chan struct{} { return n.drained }
 
 // ElectionTimeout returns the member's raft election timeout: how long a
@@ -294,7 +296,7 @@ func (n *Node) Err() error {
 // When Close returns, the member no longer serves or takes part in raft,
 // its files are closed and its ports are free, so it can be started again
 // at once. etcd's own winding down of open connection handlers continues
-// for up to about a second; Drained is closed when it has ended.
+// in the background (see Drained).
 func (n *Node) Close() error { return n.stop(false) }
 
 // Kill stops the member abruptly, as a crash would (no leadership

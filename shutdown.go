@@ -27,9 +27,12 @@ import (
 //  3. hard-stops the server (raft, peer transport, storage: its files are
 //     closed) and closes its listeners, so the ports and the data
 //     directory are free;
-//  4. lets etcd's Close wind down what is left (connection handlers,
-//     bounded by etcd to about a second) in the background; Node.Drained
-//     is closed when it has.
+//  4. lets etcd's Close wind down what is left (connection handlers; it
+//     waits up to a second for them) in the background; Node.Drained is
+//     closed when it returns. A peer connection a running peer keeps open
+//     is only ended by etcd's 5 s peer read timeout: etcd's timeout
+//     connection re-arms the read deadline that net/http sets to abort the
+//     handler's pending read.
 
 // unaryGrace bounds how long Close waits for unary client requests in
 // flight before it stops the server under them.
