@@ -163,7 +163,7 @@ func stepDown(e *embed.Etcd, electionTimeout time.Duration) {
 	// Give up early if the transferee starts closing too (all members of
 	// this process closing at once).
 	go func() {
-		tick := time.NewTicker(electionTimeout / 10)
+		tick := time.NewTicker(min(electionTimeout/10, 10*time.Millisecond))
 		defer tick.Stop()
 		for {
 			select {
