@@ -103,6 +103,9 @@ func (m *Member) halt(hard bool) {
 	} else {
 		n.Close()
 	}
+	// With its connections cut, etcd's own wind-down is quick: wait for it,
+	// so a test ends with no goroutine of the member left.
+	<-n.Drained()
 }
 
 // Restart starts a stopped member again with its data and URLs; it returns

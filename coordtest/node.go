@@ -35,7 +35,7 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	if err != nil {
 		t.Fatalf("coordtest: start node: %v", err)
 	}
-	t.Cleanup(func() { n.Kill() })
+	t.Cleanup(func() { n.Kill(); <-n.Drained() })
 	return &Node{Node: n, t: t}
 }
 
