@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/tlsconfig"
 )
 
 // joiner carries a member through joining a running cluster: added as a
@@ -110,26 +111,50 @@ func (j *joiner) undo(ctx context.Context) error {
 func (j *joiner) close() { j.cli.Close() }
 
 // Leave removes this member from its cluster and closes it: the
-// counterpart of Join. A leader hands leadership over first. etcd refuses
-// to remove a voting member while that could cost the cluster its quorum,
-// for instance within 5 s of another member joining; those refusals are
-// definite and retried until ctx ends. The last voting member cannot leave
-// (ErrLastMember): Close it instead.
+// counterpart of Join. A leader hands leadership over first. The removal is
+// sent through the other members' client URLs (with this member's ClientTLS
+// files, if any), so its answer does not depend on the member being
+// removed. etcd refuses to remove a voting member while that could cost the
+// cluster its quorum, for instance within 5 s of another member joining;
+// those refusals are definite and retried until ctx ends. The last voting
+// member cannot leave (ErrLastMember): Close it instead.
 //
 // Errors wrap ErrLastMember, ErrQuorumAtRisk (still refused when ctx
-// ended), ErrStopped, or the client's error; the node is closed only when
-// Leave succeeds.
+// ended), ErrStopped, ErrUnreachable, or the client's error; the node is
+// closed only when Leave succeeds.
 func (n *Node) Leave(ctx context.Context) error {
 	if err := n.alive(); err != nil {
 		return err
 	}
+	ms, err := Members(ctx, n.client)
+	if err != nil {
+		return fmt.Errorf("coordkit: leave: %w", err)
+	}
+	var others []string
+	for _, m := range ms {
+		if m.ID != n.ID() && m.Name != "" && !m.IsLearner {
+			others = append(others, m.ClientURLs...)
+		}
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("coordkit: leave: node %q: %w; close it instead", n.Name(), ErrLastMember)
+	}
+	cc := ClientConfig{Endpoints: others, Logger: n.logger}
+	if n.cfg.ClientTLS != nil {
+		if cc.TLS, err = tlsconfig.Client(*n.cfg.ClientTLS); err != nil {
+			return fmt.Errorf("coordkit: leave: client TLS from ClientTLS: %w", err)
+		}
+	}
+	cli, err := Connect(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("coordkit: leave: %w", err)
+	}
+	defer cli.Close()
 	stepDown(n.etcd, n.ElectionTimeout())
 	retry := backoff.New(joinRetry)
 	for {
-		err := RemoveMember(ctx, n.client, n.ID())
-		if err == nil || n.etcd.Server.IsIDRemoved(n.ID()) {
-			// A member removed stops itself, possibly before the answer
-			// reached its own client: what it applied settles it.
+		err := RemoveMember(ctx, cli, n.ID())
+		if err == nil {
 			break
 		}
 		if !errors.Is(err, ErrQuorumAtRisk) {
