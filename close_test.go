@@ -25,13 +25,9 @@ func TestLeaderCloseHandsLeadershipOver(t *testing.T) {
 	cfg.TickInterval = 50 * time.Millisecond
 	cfg.ElectionTimeout = 5 * time.Second
 	cfg.ReadyTimeout = 30 * time.Second
-	nodes, err := coordkit.StartCluster(ctx, 3, cfg)
-	require.NoError(t, err)
-	for _, n := range nodes {
-		t.Cleanup(func() { n.Close() })
-	}
+	nodes := startCluster(t, 3, cfg)
 	lead := leaderOf(t, nodes)
-	_, err = lead.Client().Put(ctx, "k", "v") // every member has applied something in this term
+	_, err := lead.Client().Put(ctx, "k", "v") // every member has applied something in this term
 	require.NoError(t, err)
 	require.NoError(t, lead.Close())
 
@@ -134,14 +130,27 @@ func benchStop(b *testing.B, size int, mode string, cfg coordkit.NodeConfig) {
 		times = append(times, time.Since(begin))
 		cancel()
 		cli.Close()
-		for _, n := range nodes {
-			<-n.Drained()
-		}
+		closeAll(nodes)
 		b.StartTimer()
 	}
+	reportTimes(b, times)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// reportTimes reports the median and the worst of times.
+func reportTimes(b *testing.B, times []time.Duration) {
 	slices.Sort(times)
 	b.ReportMetric(ms(times[len(times)/2]), "p50-ms")
 	b.ReportMetric(ms(times[len(times)-1]), "worst-ms")
 }
 
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// closeAll closes nodes and waits until they have drained.
+func closeAll(nodes []*coordkit.Node) {
+	for _, n := range nodes {
+		n.Close()
+	}
+	for _, n := range nodes {
+		<-n.Drained()
+	}
+}

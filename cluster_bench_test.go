@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -131,15 +130,8 @@ func BenchmarkElectionFailover(b *testing.B) {
 		times = append(times, took)
 		cancel()
 		wg.Wait()
-		for _, n := range nodes {
-			n.Close()
-		}
-		for _, n := range nodes {
-			<-n.Drained()
-		}
+		closeAll(nodes)
 		b.StartTimer()
 	}
-	slices.Sort(times)
-	b.ReportMetric(ms(times[len(times)/2]), "p50-ms")
-	b.ReportMetric(ms(times[len(times)-1]), "worst-ms")
+	reportTimes(b, times)
 }

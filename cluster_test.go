@@ -20,15 +20,23 @@ import (
 	"github.com/coordkit/coordkit"
 )
 
-func TestStartClusterInOneProcessWithPortZero(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	nodes, err := coordkit.StartCluster(ctx, 3, fast("s"))
+// startCluster starts a cluster of n members in this process, closed when
+// the test ends.
+func startCluster(t *testing.T, n int, cfg coordkit.NodeConfig) []*coordkit.Node {
+	t.Helper()
+	nodes, err := coordkit.StartCluster(context.Background(), n, cfg)
 	require.NoError(t, err)
 	for _, n := range nodes {
 		t.Cleanup(func() { n.Close() })
 	}
-	_, err = nodes[0].Client().Put(ctx, "shared", "yes")
+	return nodes
+}
+
+func TestStartClusterInOneProcessWithPortZero(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	nodes := startCluster(t, 3, fast("s"))
+	_, err := nodes[0].Client().Put(ctx, "shared", "yes")
 	require.NoError(t, err)
 	r, err := nodes[2].Client().Get(ctx, "shared")
 	require.NoError(t, err)
@@ -241,11 +249,7 @@ func TestRemoveMemberRefusesLastMemberAndQuorumLoss(t *testing.T) {
 	err = coordkit.RemoveMember(ctx, solo.Client(), 0x1234)
 	require.ErrorIs(t, err, coordkit.ErrMemberNotFound)
 
-	nodes, err := coordkit.StartCluster(ctx, 3, fast("q"))
-	require.NoError(t, err)
-	for _, n := range nodes {
-		t.Cleanup(func() { n.Close() })
-	}
+	nodes := startCluster(t, 3, fast("q"))
 	lead := leaderOf(t, nodes)
 	var others []*coordkit.Node
 	for _, n := range nodes {

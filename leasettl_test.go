@@ -40,11 +40,7 @@ func TestLeaseOfMinTTLSurvivesLeaderKill(t *testing.T) {
 	cfg := fast("lt")
 	cfg.TickInterval = 50 * time.Millisecond
 	cfg.ElectionTimeout = 500 * time.Millisecond
-	nodes, err := coordkit.StartCluster(ctx, 3, cfg)
-	require.NoError(t, err)
-	for _, n := range nodes {
-		t.Cleanup(func() { n.Close() })
-	}
+	nodes := startCluster(t, 3, cfg)
 	lead := leaderOf(t, nodes)
 	var follower *coordkit.Node
 	for _, n := range nodes {
