@@ -3,7 +3,6 @@ package lock_test
 import (
 	"context"
 	"math/rand/v2"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -32,12 +31,17 @@ func pinnedClient(c *coordtest.Cluster, i int) *clientv3.Client {
 	return c.Member(pins[i]).Client()
 }
 
-// recipeFaults is the run's fault schedule without link faults on the
-// paused holder's member.
+// recipeFaults is the run's fault schedule with link faults moved off the
+// paused holder's member (the pause is that member's link fault). They are
+// moved, not dropped, so that no seed leaves a run without faults.
 func recipeFaults(run *soak.Run, c *coordtest.Cluster) []soak.Fault {
-	return slices.DeleteFunc(run.Schedule(c.Size(), lockFaults), func(f soak.Fault) bool {
-		return f.Member == pausedMember && (f.Kind == soak.Blackhole || f.Kind == soak.Drop || f.Kind == soak.Delay)
-	})
+	faults := run.Schedule(c.Size(), lockFaults)
+	for i, f := range faults {
+		if f.Member == pausedMember && (f.Kind == soak.Blackhole || f.Kind == soak.Drop || f.Kind == soak.Delay) {
+			faults[i].Member = (pausedMember + 1) % c.Size()
+		}
+	}
+	return faults
 }
 
 // Six holders of a semaphore of 2 on a three-member cluster, one of them
