@@ -7,7 +7,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/etcdserver"
@@ -48,19 +47,26 @@ type clientGate struct {
 }
 
 // newNodeClient returns the in-process client of s and the gate that stops
-// it.
-func newNodeClient(s *etcdserver.EtcdServer) (*clientv3.Client, *clientGate) {
+// it. With a user, the client acts as that user once auth is enabled
+// (nodeauth.go): the authentication layer wraps the gated services.
+func newNodeClient(s *etcdserver.EtcdServer, user, password string) (*clientv3.Client, *clientGate) {
 	g := &clientGate{}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	c := clientv3.NewCtxClient(context.Background(), clientv3.WithZapLogger(s.Logger()))
 	g.client = c
 
-	c.KV = clientv3.NewKVFromKVClient(&gatedKV{g: g, kv: adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(s))}, c)
-	c.Lease = clientv3.NewLeaseFromLeaseClient(&gatedLease{g: g, lc: adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(s))}, c, time.Second)
-	c.Watcher = clientv3.NewWatchFromWatchClient(&pipeWatchClient{g: g, srv: v3rpc.NewWatchServer(s)}, c)
-	c.Maintenance = clientv3.NewMaintenanceFromMaintenanceClient(&gatedMaintenance{g: g, mc: adapter.MaintenanceServerToMaintenanceClient(v3rpc.NewMaintenanceServer(s, nil))}, c)
-	c.Cluster = clientv3.NewClusterFromClusterClient(&gatedCluster{g: g, cc: adapter.ClusterServerToClusterClient(v3rpc.NewClusterServer(s))}, c)
-	c.Auth = clientv3.NewAuthFromAuthClient(&gatedAuth{g: g, ac: adapter.AuthServerToAuthClient(v3rpc.NewAuthServer(s))}, c)
+	svc := inProcessClients{
+		KV:          &gatedKV{g: g, kv: adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(s))},
+		Lease:       &gatedLease{g: g, lc: adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(s))},
+		Watch:       &pipeWatchClient{g: g, srv: v3rpc.NewWatchServer(s)},
+		Maintenance: &gatedMaintenance{g: g, mc: adapter.MaintenanceServerToMaintenanceClient(v3rpc.NewMaintenanceServer(s, nil))},
+		Cluster:     &gatedCluster{g: g, cc: adapter.ClusterServerToClusterClient(v3rpc.NewClusterServer(s))},
+		Auth:        &gatedAuth{g: g, ac: adapter.AuthServerToAuthClient(v3rpc.NewAuthServer(s))},
+	}
+	if user != "" {
+		svc = svc.authenticated(newNodeAuth(svc.Auth, user, password))
+	}
+	svc.assemble(c)
 	return c, g
 }
 

@@ -92,6 +92,16 @@ type NodeConfig struct {
 	// URLs must use https.
 	PeerTLS *tlsconfig.Files
 
+	// ClientUser and ClientPassword are the etcd user Node.Client acts as
+	// once auth is enabled on the cluster (enabled by Auth, by an earlier
+	// run, or by anyone later): the in-process client authenticates against
+	// this member and attaches the token to every call, renewing it when it
+	// expires or is invalidated, with no gRPC hop. Empty ClientUser means
+	// Auth's root user when Auth is set (ClientPassword then defaults to
+	// Auth.RootPassword), and otherwise an unauthenticated client, which
+	// etcd refuses once auth is on.
+	ClientUser, ClientPassword string
+
 	// QuotaBackendBytes caps the database size; 0 means
 	// DefaultQuotaBackendBytes. Once it is reached, writes fail with
 	// ErrNoSpace until Node.RecoverNoSpace (after deleting data) or a
@@ -212,4 +222,9 @@ func hasZeroPort(us []url.URL) bool {
 		}
 	}
 	return false
+}
+
+// clientUser is the user Node.Client acts as, and its password.
+func (c *NodeConfig) clientUser() (string, string) {
+	return c.ClientUser, c.ClientPassword
 }

@@ -171,7 +171,8 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		}
 	}
 	closingMembers.Delete(n.ID()) // a restarted member may lead again
-	n.client, n.gate = newNodeClient(e.Server)
+	user, password := cfg.clientUser()
+	n.client, n.gate = newNodeClient(e.Server, user, password)
 	n.watchers.Add(1)
 	go n.watch()
 	return n, nil
