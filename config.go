@@ -11,6 +11,7 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 
+	"github.com/coordkit/coordkit/access"
 	"github.com/coordkit/coordkit/tlsconfig"
 )
 
@@ -91,6 +92,15 @@ type NodeConfig struct {
 	// PeerTLS secures raft traffic between members with mutual TLS. Peer
 	// URLs must use https.
 	PeerTLS *tlsconfig.Files
+
+	// Auth, when set, is applied once the member is ready, through an
+	// in-process client acting as root (access.Apply: idempotent, removes
+	// nothing the spec does not list), and auth is then enabled. Every
+	// member of a cluster may carry the same spec; concurrent applies
+	// agree. Auth.RootPassword must be set (a certificate-only root can
+	// apply a spec remotely with access.Apply). A failed apply fails
+	// StartNode with ErrAuthSetup.
+	Auth *access.Spec
 
 	// ClientUser and ClientPassword are the etcd user Node.Client acts as
 	// once auth is enabled on the cluster (enabled by Auth, by an earlier
@@ -226,5 +236,32 @@ func hasZeroPort(us []url.URL) bool {
 
 // clientUser is the user Node.Client acts as, and its password.
 func (c *NodeConfig) clientUser() (string, string) {
+	if c.ClientUser == "" && c.Auth != nil {
+		return "root", c.Auth.RootPassword
+	}
+	if c.ClientPassword == "" && c.Auth != nil {
+		for _, u := range c.Auth.Users {
+			if u.Name == c.ClientUser {
+				return u.Name, u.Password
+			}
+		}
+	}
 	return c.ClientUser, c.ClientPassword
+}
+
+// validateAuth checks the auth fields.
+func (c *NodeConfig) validateAuth() error {
+	if c.ClientPassword != "" && c.ClientUser == "" {
+		return fmt.Errorf("%w: ClientPassword is set without a ClientUser", ErrInvalidConfig)
+	}
+	if c.Auth == nil {
+		return nil
+	}
+	if c.Auth.RootPassword == "" {
+		return fmt.Errorf("%w: Auth.RootPassword is empty: the node applies the spec as root through its in-process client, which needs root's password (apply a certificate-only root's spec remotely with access.Apply)", ErrInvalidConfig)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return fmt.Errorf("%w: Auth: %w", ErrInvalidConfig, err)
+	}
+	return nil
 }

@@ -32,6 +32,9 @@ func buildEmbedConfig(cfg *NodeConfig) (*embed.Config, *startPlan, error) {
 		plan.level = *cfg.LogLevel
 	}
 	name := cfg.name()
+	if err := cfg.validateAuth(); err != nil {
+		return nil, nil, err
+	}
 	orDefault := func(v []string, d string) []string {
 		if len(v) == 0 {
 			return []string{d}

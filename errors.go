@@ -34,6 +34,10 @@ var (
 	// Node.Err for why).
 	ErrStopped = errors.New("coordkit: node stopped")
 
+	// ErrAuthSetup means StartNode could not apply NodeConfig.Auth; the
+	// message says which step failed and what was applied before it.
+	ErrAuthSetup = errors.New("coordkit: auth setup failed")
+
 	// ErrUnreachable means Connect could not reach any of the endpoints
 	// within the dial timeout.
 	ErrUnreachable = errors.New("coordkit: no etcd endpoint answered")

@@ -171,6 +171,11 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 		}
 	}
 	closingMembers.Delete(n.ID()) // a restarted member may lead again
+	if cfg.Auth != nil {
+		if err := applyAuth(ctx, e.Server, cfg.Auth); err != nil {
+			return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+		}
+	}
 	user, password := cfg.clientUser()
 	n.client, n.gate = newNodeClient(e.Server, user, password)
 	n.watchers.Add(1)

@@ -11,8 +11,11 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/etcdserver"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/coordkit/coordkit/access"
 )
 
 // This file makes the in-process client (Node.Client) work as a configured
@@ -507,4 +510,14 @@ func (c authAuth) RoleRevokePermission(ctx context.Context, in *pb.AuthRoleRevok
 	return authCall(ctx, c.a, func(ctx context.Context) (*pb.AuthRoleRevokePermissionResponse, error) {
 		return c.AuthClient.RoleRevokePermission(ctx, in, o...)
 	})
+}
+
+// applyAuth applies spec through an in-process client acting as root.
+func applyAuth(ctx context.Context, s *etcdserver.EtcdServer, spec *access.Spec) error {
+	cli, gate := newNodeClient(s, "root", spec.RootPassword)
+	defer gate.stop()
+	if _, err := access.Apply(ctx, cli, *spec); err != nil {
+		return fmt.Errorf("%w: %w", ErrAuthSetup, err)
+	}
+	return nil
 }

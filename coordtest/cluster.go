@@ -86,6 +86,7 @@ func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) er
 		cfg.PeerURLs = []string{url(peer)}
 		cfg.AdvertisePeerURLs = []string{url(r.addr())}
 		cfg.InitialCluster = initial
+		o.finish(&cfg)
 		c.members[i] = &Member{c: c, index: i, cfg: cfg, relay: r}
 	}
 	// Members of a new cluster wait for each other: start them together.

@@ -31,6 +31,7 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	cfg := o.nodeConfig("node0")
 	cfg.Logger = newTestLog(t, o.level)
 	cfg.Dir = tempDir(t)
+	o.finish(&cfg)
 	n, err := coordkit.StartNode(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("coordtest: start node: %v", err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/coordkit/coordkit"
 )
@@ -19,6 +20,7 @@ type options struct {
 	fsync          bool
 	embed          func(*embed.Config)
 	autoCompaction string
+	configure      []func(*coordkit.NodeConfig)
 }
 
 func defaults() options {
@@ -55,6 +57,30 @@ func WithAutoCompaction(mode, retention string) Option {
 // WithEmbed applies f to every member's etcd configuration, last.
 func WithEmbed(f func(*embed.Config)) Option { return func(o *options) { o.embed = f } }
 
+// WithNodeConfig applies f to every member's NodeConfig after coordtest has
+// filled it in (URLs, data directory, timing): for fields coordtest does
+// not set, such as Auth and ClientUser.
+func WithNodeConfig(f func(*coordkit.NodeConfig)) Option {
+	return func(o *options) { o.configure = append(o.configure, f) }
+}
+
+// embedConfig applies coordtest's etcd settings, then WithEmbed's: the
+// cheapest password hashing (auth tests create users by the dozen; bcrypt
+// at etcd's default cost takes a large part of a second per password).
+func (o *options) embedConfig(ec *embed.Config) {
+	ec.BcryptCost = uint(bcrypt.MinCost)
+	if o.embed != nil {
+		o.embed(ec)
+	}
+}
+
+// finish applies the WithNodeConfig functions to cfg.
+func (o *options) finish(cfg *coordkit.NodeConfig) {
+	for _, f := range o.configure {
+		f(cfg)
+	}
+}
+
 func (o *options) nodeConfig(name string) coordkit.NodeConfig {
 	level := o.level
 	cfg := coordkit.NodeConfig{
@@ -68,7 +94,7 @@ func (o *options) nodeConfig(name string) coordkit.NodeConfig {
 		ElectionTimeout:   o.election,
 		LogLevel:          &level,
 		ReadyTimeout:      20 * time.Second,
-		Embed:             o.embed,
+		Embed:             o.embedConfig,
 	}
 	if o.autoCompaction != "" {
 		mode, ret, _ := cut(o.autoCompaction)
