@@ -3,8 +3,8 @@ package access_test
 import (
 	"context"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
