@@ -42,9 +42,12 @@ type ClientConfig struct {
 // one endpoint answered a status request within cfg.DialTimeout. The
 // caller owns the client and must Close it.
 //
-// Errors wrap ErrInvalidConfig, ErrUnreachable (naming the endpoints), an
-// authentication error from etcd (rpctypes.ErrAuthFailed and friends), or
-// ctx's error.
+// Errors wrap ErrInvalidConfig; ErrAuthRefused together with etcd's reason
+// (rpctypes.ErrUserEmpty: no credentials; rpctypes.ErrAuthFailed: unknown
+// user or wrong password); ErrTLSRefused together with the reason
+// (ErrClientCertificateRequired, tlsconfig.ErrUnknownAuthority,
+// tlsconfig.ErrExpired, tlsconfig.ErrHostMismatch); ErrUnreachable
+// (naming the endpoints); or ctx's error.
 func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, fmt.Errorf("%w: ClientConfig.Endpoints is empty; name at least one member, like %q", ErrInvalidConfig, "127.0.0.1:2379")
@@ -78,8 +81,19 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		Context:     context.WithoutCancel(ctx),
 	})
 	if err != nil {
-		if isAuthError(err) {
-			return nil, fmt.Errorf("coordkit: connect to %v as %q: %w; check the user name and password", cfg.Endpoints, cfg.Username, err)
+		// With a user name, etcd's client authenticates while dialling.
+		if rerr := authRefusal(cfg.Endpoints, cfg.Username, err); rerr != nil {
+			return nil, rerr
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, ctx.Err())
+		}
+		if terr := diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS); terr != nil {
+			return nil, terr
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("coordkit: %w within the dial timeout (%v): tried %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
+				ErrUnreachable, timeout, cfg.Endpoints)
 		}
 		return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, err)
 	}
@@ -89,6 +103,11 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		cli.Close()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, ctx.Err())
+		}
+		if errors.Is(err, ErrUnreachable) {
+			if terr := diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS); terr != nil {
+				return nil, terr
+			}
 		}
 		return nil, err
 	}
@@ -112,19 +131,22 @@ func probe(ctx context.Context, cli *clientv3.Client, endpoints []string) error 
 		if err == nil {
 			if cli.Username != "" {
 				// Authenticate now: the client fetches a token on this call.
-				if _, err := cli.Get(ctx, "\x00coordkit-probe", clientv3.WithCountOnly(), clientv3.WithSerializable()); err != nil && isAuthError(err) {
-					return fmt.Errorf("coordkit: connect to %v as %q: %w; check the user name and password", endpoints, cli.Username, err)
+				if _, err := cli.Get(ctx, "\x00coordkit-probe", clientv3.WithCountOnly(), clientv3.WithSerializable()); err != nil {
+					if rerr := authRefusal(endpoints, cli.Username, err); rerr != nil {
+						return rerr
+					}
 				}
 			}
 			return nil
+		}
+		if rerr := authRefusal(endpoints, cli.Username, err); rerr != nil {
+			return rerr // an answer: the cluster refused who we are
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errors.New("no answer")
 		}
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("coordkit: %w within the dial timeout: tried %v: %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
 		ErrUnreachable, endpoints, errors.Join(errs...))
-}
-
-func isAuthError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "authentication failed") || strings.Contains(s, "invalid auth token") || strings.Contains(s, "user name not found")
 }

@@ -47,7 +47,8 @@ func TestConnectWithMutualTLSClientCertificate(t *testing.T) {
 	noCert, err := tlsconfig.Client(tlsconfig.Files{CAFile: ca.CertFile()})
 	require.NoError(t, err)
 	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), TLS: noCert, DialTimeout: time.Second})
-	require.ErrorIs(t, err, coordkit.ErrUnreachable)
+	require.ErrorIs(t, err, coordkit.ErrTLSRefused)
+	require.ErrorIs(t, err, coordkit.ErrClientCertificateRequired)
 
 	// Plain text to a TLS port does not get through either.
 	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: []string{"http://" + n.Endpoints()[0][len("https://"):]}, DialTimeout: time.Second})
@@ -164,8 +165,9 @@ func TestConnectWithUsernameAndPassword(t *testing.T) {
 	require.NoError(t, err)
 
 	// A wrong password fails in Connect, not on first use.
-	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), Username: "root", Password: "wrong", DialTimeout: 5 * time.Second})
+	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), Username: "root", Password: "Bad-pw-9", DialTimeout: 5 * time.Second})
 	require.ErrorIs(t, err, rpctypes.ErrAuthFailed)
-	require.ErrorContains(t, err, `as "root"`)
-	require.NotContains(t, err.Error(), "wrong", "a password never appears in an error")
+	require.ErrorIs(t, err, coordkit.ErrAuthRefused)
+	require.ErrorContains(t, err, `as user "root"`)
+	require.NotContains(t, err.Error(), "Bad-pw-9", "a password never appears in an error")
 }

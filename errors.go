@@ -38,6 +38,25 @@ var (
 	// message says which step failed and what was applied before it.
 	ErrAuthSetup = errors.New("coordkit: auth setup failed")
 
+	// ErrAuthRefused means the cluster refused the client's identity: no
+	// credentials while auth is enabled (wrapping rpctypes.ErrUserEmpty), an
+	// unknown user or a wrong password (rpctypes.ErrAuthFailed; etcd does not
+	// say which), or a rejected token. The message names the user, never the
+	// password.
+	ErrAuthRefused = errors.New("coordkit: authentication refused")
+
+	// ErrTLSRefused means a TLS handshake with the cluster failed: the
+	// server refused the client certificate (none sent:
+	// ErrClientCertificateRequired; signed by another CA:
+	// tlsconfig.ErrUnknownAuthority; expired: tlsconfig.ErrExpired), or the
+	// client refused the server's (same tlsconfig errors, or
+	// tlsconfig.ErrHostMismatch).
+	ErrTLSRefused = errors.New("coordkit: TLS handshake refused")
+
+	// ErrClientCertificateRequired means the server demands a client
+	// certificate (etcd's --client-cert-auth) and none was configured.
+	ErrClientCertificateRequired = errors.New("coordkit: client certificate required")
+
 	// ErrUnreachable means Connect could not reach any of the endpoints
 	// within the dial timeout.
 	ErrUnreachable = errors.New("coordkit: no etcd endpoint answered")
