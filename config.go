@@ -102,6 +102,23 @@ type NodeConfig struct {
 	// StartNode with ErrAuthSetup.
 	Auth *access.Spec
 
+	// AuthTokens is the kind of token members issue once auth is enabled:
+	// TokensJWT or TokensSimple (see their doc for the trade-off). Default:
+	// JWT when InitialCluster names more than one member, simple for a
+	// single member. AuthTokenTTL is a token's lifetime (JWT: from issue;
+	// simple: since last use); default 5 minutes.
+	AuthTokens   string
+	AuthTokenTTL time.Duration
+
+	// JWTPrivateKeyFile and JWTPublicKeyFile are the PEM key pair that
+	// signs and checks JWT tokens (Ed25519, ECDSA P-256/384/521 or RSA).
+	// Empty: an Ed25519 pair is generated into Dir on the first start and
+	// reused after. Give every member of a cluster the same pair, so a token
+	// one member issued is valid at all of them; with generated keys each
+	// member accepts only its own tokens, and clients re-authenticate when
+	// they switch members.
+	JWTPrivateKeyFile, JWTPublicKeyFile string
+
 	// ClientUser and ClientPassword are the etcd user Node.Client acts as
 	// once auth is enabled on the cluster (enabled by Auth, by an earlier
 	// run, or by anyone later): the in-process client authenticates against
@@ -251,6 +268,9 @@ func (c *NodeConfig) clientUser() (string, string) {
 
 // validateAuth checks the auth fields.
 func (c *NodeConfig) validateAuth() error {
+	if err := c.validateTokens(); err != nil {
+		return err
+	}
 	if c.ClientPassword != "" && c.ClientUser == "" {
 		return fmt.Errorf("%w: ClientPassword is set without a ClientUser", ErrInvalidConfig)
 	}

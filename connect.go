@@ -97,6 +97,9 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		}
 		return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, err)
 	}
+	if cfg.Username != "" {
+		cli.Watcher = newReauthWatcher(cli.Watcher)
+	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := probe(pctx, cli, cfg.Endpoints); err != nil {

@@ -100,6 +100,9 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	if n.lock, err = lockDataDir(n.dir); err != nil {
 		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
 	}
+	if err := configureTokens(ec, &cfg, n.dir); err != nil {
+		return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
+	}
 
 	if cfg.restoreFrom != "" {
 		if unrestore, err = restoreSnapshot(cfg.restoreFrom, n.dir, ec, plan); err != nil {
