@@ -104,19 +104,19 @@ type NodeConfig struct {
 
 	// AuthTokens is the kind of token members issue once auth is enabled:
 	// TokensJWT or TokensSimple (see their doc for the trade-off). Default:
-	// JWT when InitialCluster names more than one member, simple for a
-	// single member. AuthTokenTTL is a token's lifetime (JWT: from issue;
+	// JWT when JWT keys are given, or when InitialCluster names more than
+	// one member and Auth is set (the keys are then required); simple
+	// otherwise. AuthTokenTTL is a token's lifetime (JWT: from issue;
 	// simple: since last use); default 5 minutes.
 	AuthTokens   string
 	AuthTokenTTL time.Duration
 
 	// JWTPrivateKeyFile and JWTPublicKeyFile are the PEM key pair that
 	// signs and checks JWT tokens (Ed25519, ECDSA P-256/384/521 or RSA).
-	// Empty: an Ed25519 pair is generated into Dir on the first start and
-	// reused after. Give every member of a cluster the same pair, so a token
-	// one member issued is valid at all of them; with generated keys each
-	// member accepts only its own tokens, and clients re-authenticate when
-	// they switch members.
+	// Every member of a cluster needs the same pair, so a token one member
+	// issued is valid at all of them (GenerateJWTKeys makes one). A single
+	// member without keys generates an Ed25519 pair into Dir on its first
+	// start and reuses it after, so its tokens survive restarts.
 	JWTPrivateKeyFile, JWTPublicKeyFile string
 
 	// ClientUser and ClientPassword are the etcd user Node.Client acts as

@@ -98,7 +98,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, err)
 	}
 	if cfg.Username != "" {
-		cli.Watcher = newReauthWatcher(cli.Watcher)
+		cli.Watcher = newReauthWatcher(cli)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -37,8 +37,8 @@ const (
 	TokensJWT    = "jwt"
 )
 
-// Names of the key files a node generates for JWT tokens when none are
-// supplied, in the data directory.
+// Names of the key files a single-member node generates for JWT tokens in
+// its data directory when none are supplied, and GenerateJWTKeys writes.
 const (
 	JWTPrivateKeyFileName = "coordkit-jwt.key"
 	JWTPublicKeyFileName  = "coordkit-jwt.pub"
@@ -49,10 +49,27 @@ func (c *NodeConfig) tokenKind() string {
 	if c.AuthTokens != "" {
 		return c.AuthTokens
 	}
-	if len(c.InitialCluster) > 1 {
+	if c.JWTPrivateKeyFile != "" || (c.multiMember() && c.Auth != nil) {
 		return TokensJWT
 	}
 	return TokensSimple
+}
+
+func (c *NodeConfig) multiMember() bool { return len(c.InitialCluster) > 1 }
+
+// GenerateJWTKeys writes a new Ed25519 key pair for JWT tokens into dir
+// (JWTPrivateKeyFileName and JWTPublicKeyFileName, mode 0600) and returns
+// their paths, for NodeConfig.JWTPrivateKeyFile and JWTPublicKeyFile. Give
+// the same pair to every member of a cluster. Existing files are kept.
+func GenerateJWTKeys(dir string) (privateKeyFile, publicKeyFile string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("coordkit: generate JWT keys: %w", err)
+	}
+	priv, pub := filepath.Join(dir, JWTPrivateKeyFileName), filepath.Join(dir, JWTPublicKeyFileName)
+	if err := ensureJWTKeys(priv, pub); err != nil {
+		return "", "", fmt.Errorf("coordkit: generate JWT keys in %s: %w", dir, err)
+	}
+	return priv, pub, nil
 }
 
 // validateTokens checks the token fields.
@@ -70,6 +87,10 @@ func (c *NodeConfig) validateTokens() error {
 	}
 	if c.JWTPrivateKeyFile != "" && c.tokenKind() != TokensJWT {
 		return fmt.Errorf("%w: JWT key files are set but AuthTokens is %q", ErrInvalidConfig, c.tokenKind())
+	}
+	if c.tokenKind() == TokensJWT && c.multiMember() && c.JWTPrivateKeyFile == "" {
+		return fmt.Errorf("%w: JWT tokens in a cluster of %d members need one key pair shared by all of them (a token is checked by whichever member a request reaches): set JWTPrivateKeyFile and JWTPublicKeyFile (GenerateJWTKeys makes a pair), or AuthTokens %q",
+			ErrInvalidConfig, len(c.InitialCluster), TokensSimple)
 	}
 	return nil
 }

@@ -26,10 +26,13 @@ const watchStreamKey = "coordkit-watch-stream"
 
 type reauthWatcher struct {
 	clientv3.Watcher
-	epoch atomic.Uint64 // current stream generation
+	closed <-chan struct{} // the client's context: done once it is closed
+	epoch  atomic.Uint64   // current stream generation
 }
 
-func newReauthWatcher(w clientv3.Watcher) *reauthWatcher { return &reauthWatcher{Watcher: w} }
+func newReauthWatcher(cli *clientv3.Client) *reauthWatcher {
+	return &reauthWatcher{Watcher: cli.Watcher, closed: cli.Ctx().Done()}
+}
 
 // staleTokenCancel reports whether a watch was refused for its token.
 func staleTokenCancel(resp clientv3.WatchResponse) bool {
@@ -80,6 +83,7 @@ func (w *reauthWatcher) Watch(ctx context.Context, key string, opts ...clientv3.
 				select {
 				case out <- resp:
 				case <-ctx.Done():
+				case <-w.closed: // nobody may read any more; keep draining
 				}
 			}
 			if !retry {

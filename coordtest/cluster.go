@@ -63,6 +63,12 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) error {
 	url := func(addr string) string { return "http://" + addr }
 	initial := map[string]string{}
+	// One JWT key pair for the whole cluster, so a token any member issued
+	// is valid at all of them once a test enables auth.
+	jwtPriv, jwtPub, err := coordkit.GenerateJWTKeys(tempDir(t))
+	if err != nil {
+		return err
+	}
 	c.members = make([]*Member, n)
 	for i := range n {
 		r, err := newRelay()
@@ -86,6 +92,7 @@ func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) er
 		cfg.PeerURLs = []string{url(peer)}
 		cfg.AdvertisePeerURLs = []string{url(r.addr())}
 		cfg.InitialCluster = initial
+		cfg.JWTPrivateKeyFile, cfg.JWTPublicKeyFile = jwtPriv, jwtPub
 		o.finish(&cfg)
 		c.members[i] = &Member{c: c, index: i, cfg: cfg, relay: r}
 	}
