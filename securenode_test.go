@@ -129,7 +129,6 @@ func serverSerial(t *testing.T, host string, tc *tls.Config) *big.Int {
 	return conn.ConnectionState().PeerCertificates[0].SerialNumber
 }
 
-
 // The real etcdctl reaches a secured cluster with --cacert/--cert/--key,
 // as the certificate's user or with --user; and ClientConfigFromEnv reads
 // the same settings from ETCDCTL_* variables. Not parallel: it sets the
