@@ -43,6 +43,8 @@
 //   - metrics: the interface every package reports to through WithMetrics;
 //     metrics/prom registers on a prometheus.Registerer of your own.
 //   - tlsconfig: mutual TLS configurations and a development PKI.
+//   - access: users, roles and permissions as a declarative spec, and the
+//     least permissions each recipe needs.
 //   - coordtest: real in-memory etcd nodes and clusters for tests, with
 //     fault injection; what httptest is to net/http.
 //
