@@ -17,6 +17,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/coordkit/coordkit"
 )
@@ -58,8 +59,14 @@ func fast(name string) coordkit.NodeConfig {
 		QuotaBackendBytes: 64 << 20,
 		ReadyTimeout:      10 * time.Second,
 		Logger:            slog.New(slog.DiscardHandler),
+		Embed:             cheapPasswords,
 	}
 }
+
+// cheapPasswords hashes passwords at bcrypt's least cost: at etcd's default
+// each authentication takes a large part of a second under the race
+// detector, beyond the tests' dial timeouts.
+func cheapPasswords(ec *embed.Config) { ec.BcryptCost = uint(bcrypt.MinCost) }
 
 func start(t *testing.T, cfg coordkit.NodeConfig) *coordkit.Node {
 	t.Helper()
