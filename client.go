@@ -30,6 +30,10 @@ import (
 //   - Watches use their own in-process transport (watchpipe.go), which
 //     cannot deadlock when many watches are cancelled at once.
 //
+// With NodeConfig.ClientUser (or Auth), a third layer, nodeauth.go, wraps
+// the gated services: it authenticates as that user against the member and
+// puts the token in each call's context.
+//
 // Everything else is etcd's in-process adapters: requests are function calls.
 
 // errClientRefused is what the in-process client of a stopped node answers,
