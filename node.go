@@ -175,7 +175,7 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 	}
 	closingMembers.Delete(n.ID()) // a restarted member may lead again
 	if cfg.Auth != nil {
-		if err := applyAuth(ctx, e.Server, cfg.Auth); err != nil {
+		if err := applyAuth(ctx, e.Server, cfg.Auth, cfg.readyTimeout()); err != nil {
 			return nil, fmt.Errorf("coordkit: start node %q: %w", cfg.name(), err)
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/coordkit/coordkit/access"
+	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
 // This file makes the in-process client (Node.Client) work as a configured
@@ -138,23 +140,26 @@ func (c tokenCtx) String() string { return "coordkit.nodeTokenContext" }
 // with returns ctx carrying a's current token.
 func (a *nodeAuth) with(ctx context.Context) context.Context { return tokenCtx{ctx, a} }
 
-// authCall runs f with the token, re-authenticating and running it once
-// more if the token was refused.
+// authCall runs f with the token, re-authenticating and running it again
+// if the token was refused: a few times, since with short-lived tokens or
+// concurrent auth changes a fresh token can be stale again by the time it
+// is checked. Each refused call had no effect.
 func authCall[R any](ctx context.Context, a *nodeAuth, f func(context.Context) (R, error)) (R, error) {
-	t, err := a.current(ctx)
-	if err != nil {
-		var zero R
-		return zero, err
+	const attempts = 4
+	var zero R
+	for i := 0; ; i++ {
+		t, err := a.current(ctx)
+		if err != nil {
+			return zero, err
+		}
+		r, err := f(a.with(ctx))
+		if err == nil || !staleToken(err) || i == attempts-1 {
+			return r, err
+		}
+		if rerr := a.refresh(ctx, t); rerr != nil {
+			return zero, errors.Join(rerr, err)
+		}
 	}
-	r, err := f(a.with(ctx))
-	if err == nil || !staleToken(err) {
-		return r, err
-	}
-	if rerr := a.refresh(ctx, t); rerr != nil {
-		var zero R
-		return zero, errors.Join(rerr, err)
-	}
-	return f(a.with(ctx))
 }
 
 // authStream opens a stream whose context carries the token; the token is
@@ -512,12 +517,24 @@ func (c authAuth) RoleRevokePermission(ctx context.Context, in *pb.AuthRoleRevok
 	})
 }
 
-// applyAuth applies spec through an in-process client acting as root.
-func applyAuth(ctx context.Context, s *etcdserver.EtcdServer, spec *access.Spec) error {
+// applyAuth applies spec through an in-process client acting as root. A
+// member that has just started can meet a leader change or a timeout
+// (several members apply at once); Apply re-reads the cluster's state each
+// time, so running it again after such an error is safe, even after a write
+// of unknown outcome. It tries until timeout.
+func applyAuth(ctx context.Context, s *etcdserver.EtcdServer, spec *access.Spec, timeout time.Duration) error {
 	cli, gate := newNodeClient(s, "root", spec.RootPassword)
 	defer gate.stop()
-	if _, err := access.Apply(ctx, cli, *spec); err != nil {
-		return fmt.Errorf("%w: %w", ErrAuthSetup, err)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	bo := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
+	for {
+		_, err := access.Apply(ctx, cli, *spec)
+		if err == nil {
+			return nil
+		}
+		if !etcderr.Transient(err) || bo.Wait(ctx) != nil {
+			return fmt.Errorf("%w: %w", ErrAuthSetup, err)
+		}
 	}
-	return nil
 }
