@@ -29,9 +29,11 @@ type Cluster struct {
 }
 
 // NewCluster starts an n-member cluster, all members ready on return, and
-// closes it when the test ends.
+// closes it when the test ends. When EnvEtcdBinary is set, the test is
+// skipped instead, as with NewNode.
 func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	skipIfExternal(t, "coordtest.NewCluster")
 	if n < 1 {
 		t.Fatalf("coordtest: NewCluster(%d): need at least one member", n)
 	}

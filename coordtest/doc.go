@@ -13,6 +13,15 @@
 // member's client traffic passes through a Link (etcd's pkg/v3/proxy) that
 // can blackhole, delay or drop connections.
 //
+// NewServer is for client suites that need no faults: it is an embedded
+// member too, unless the environment variable COORDKIT_ETCD_BINARY
+// (EnvEtcdBinary) names an etcd executable. Then every NewServer is a fresh
+// etcd process from that binary, with the same options, on free loopback
+// ports and a temporary data directory, reached through coordkit.Connect;
+// NewNode and NewCluster skip their tests, saying why. Running a package's
+// tests once per binary checks coordkit against each server version
+// (Server.Version, Server.RequireVersion). CI does so for etcd 3.4 and 3.6.
+//
 // Raft timing bounds leases: etcd's minimum lease TTL is 1.5 × the election
 // timeout, so leases as short as 1 s are honoured on coordtest members.
 package coordtest

@@ -21,6 +21,21 @@ func ExampleNewNode() {
 	// Output: true
 }
 
+// A client-side test takes its server from NewServer: an embedded member,
+// or a separate etcd process when COORDKIT_ETCD_BINARY names an etcd
+// executable, so the same test runs against other server versions.
+func ExampleNewServer() {
+	test := func(t *testing.T) {
+		s := coordtest.NewServer(t)
+		if _, err := s.NewClient(t).Put(context.Background(), "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
+		[]testing.InternalTest{{Name: "TestX", F: test}}))
+	// Output: true
+}
+
 // A three-member cluster with a crash of its leader: a new leader takes
 // over, and the crashed member catches up after Restart.
 func ExampleNewCluster() {

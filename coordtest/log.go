@@ -18,6 +18,12 @@ type testLog struct {
 const maxLogBytes = 1 << 20
 
 func newTestLog(t testing.TB, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(newTestLogWriter(t), &slog.HandlerOptions{Level: level}))
+}
+
+// newTestLogWriter returns the writer behind newTestLog, for output that
+// is already formatted, such as an etcd process's.
+func newTestLogWriter(t testing.TB) *testLog {
 	l := &testLog{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -28,7 +34,7 @@ func newTestLog(t testing.TB, level slog.Level) *slog.Logger {
 			}
 		}
 	})
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: level}))
+	return l
 }
 
 func (l *testLog) Write(p []byte) (int, error) {
@@ -44,4 +50,11 @@ func (l *testLog) Write(p []byte) (int, error) {
 	}
 	l.lines++
 	return l.buf.Write(p)
+}
+
+// String returns the output kept so far.
+func (l *testLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }

@@ -22,8 +22,12 @@ type Node struct {
 
 // NewNode starts a one-member cluster, ready on return and closed when the
 // test ends. It fails the test if the member cannot start.
+//
+// When EnvEtcdBinary is set, the test is skipped instead: the suite runs
+// against an external server, and only NewServer provides one.
 func NewNode(t testing.TB, opts ...Option) *Node {
 	t.Helper()
+	skipIfExternal(t, "coordtest.NewNode")
 	o := defaults()
 	for _, opt := range opts {
 		opt(&o)
