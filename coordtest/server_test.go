@@ -16,6 +16,7 @@ func TestServerIsEmbeddedByDefault(t *testing.T) {
 	s := NewServer(t)
 	require.False(t, s.External())
 	require.Equal(t, "3.7.3", s.Version())
+	s.RequireVersion(t, "3.7", "nothing: this must not skip")
 	roundTrip(t, s)
 }
 
@@ -48,6 +49,9 @@ func TestServerRunsTheExternalBinaryAndNewNodeSkips(t *testing.T) {
 		"NewNode":    func(t *testing.T) { NewNode(t) },
 		"NewCluster": func(t *testing.T) { NewCluster(t, 3) },
 		"WithEmbed":  func(t *testing.T) { NewServer(t, WithEmbed(func(*embed.Config) {})) },
+		"RequireVersion": func(t *testing.T) {
+			NewServer(t).RequireVersion(t, "99.0", "a feature of a future etcd")
+		},
 	} {
 		var sub *testing.T
 		t.Run(name, func(t *testing.T) {
