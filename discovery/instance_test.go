@@ -17,7 +17,7 @@ import (
 
 func TestRegisterValidatesBeforeSending(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	ok := discovery.Instance{Service: "payments", Addr: "10.0.0.1:80"}
@@ -75,7 +75,7 @@ func TestRegisterValidatesBeforeSending(t *testing.T) {
 // The stored value is etcd's naming/endpoints JSON, readable by anyone.
 func TestValueIsEndpointsJSON(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	reg := register(t, cli, discovery.Instance{
 		Service: "payments", ID: "p1", Addr: "10.0.0.1:8080",
@@ -100,7 +100,7 @@ func TestValueIsEndpointsJSON(t *testing.T) {
 
 func TestDerivedIDIsStable(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	a := register(t, cli, discovery.Instance{Service: "payments", Addr: "10.0.0.1:8080"})
 	require.Equal(t, "10.0.0.1:8080", a.Instance().ID)

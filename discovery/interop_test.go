@@ -14,7 +14,7 @@ import (
 // coordkit's watcher sees endpoints added through the Manager.
 func TestEndpointsManagerInterop(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	reg := register(t, cli, discovery.Instance{

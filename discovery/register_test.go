@@ -15,7 +15,7 @@ import (
 
 func TestCloseDeregistersAndRevokes(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	w := watch(t, n.NewClient(t), "payments")
@@ -53,7 +53,7 @@ func TestCloseDeregistersAndRevokes(t *testing.T) {
 // and the others alone.
 func TestSharedLease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	l, err := lease.Grant(ctx, cli, 5*time.Second)
@@ -80,7 +80,7 @@ func TestSharedLease(t *testing.T) {
 // replacement lease, revoked when the last of them closes.
 func TestSharedLeaseLossFallsBackToOneLease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	w := watch(t, cli, "payments")
@@ -124,7 +124,7 @@ func TestSharedLeaseLossFallsBackToOneLease(t *testing.T) {
 // Someone deletes the key: the supervisor puts it back.
 func TestDeletedKeyComesBack(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t, wait)
 	w := watch(t, n.Client(), "payments")
 	reg := register(t, n.NewClient(t), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}, discovery.WithTTL(2*time.Second))
@@ -150,7 +150,7 @@ func TestDeletedKeyComesBack(t *testing.T) {
 // is not listed next to it, and the old lease expiring does not remove it.
 func TestRestartedInstanceReplacesItsEntry(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	w := watch(t, cli, "payments")
@@ -176,7 +176,7 @@ func TestRestartedInstanceReplacesItsEntry(t *testing.T) {
 
 func TestUpdateAndDrain(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	w := watch(t, n.NewClient(t), "payments")
@@ -225,7 +225,7 @@ func TestUpdateAndDrain(t *testing.T) {
 // the other.
 func TestDuplicateIDIsReported(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t, wait)
 	a := register(t, n.Client(), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"})
 	b := register(t, n.NewClient(t), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.2:80"})

@@ -84,7 +84,7 @@ func callsUntil(t testing.TB, hc healthpb.HealthClient, calls int, what string, 
 
 func TestGRPCResolverFollowsRegistrations(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	addrA, addrB := serve(t), serve(t)
 	a := register(t, cli, discovery.Instance{Service: "greeter", ID: "a", Addr: addrA})
@@ -109,7 +109,7 @@ func TestGRPCResolverFollowsRegistrations(t *testing.T) {
 // etcd's own "etcd:///" resolver reads coordkit registrations.
 func TestEtcdResolverReadsRegistrations(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	addr := serve(t)
 	register(t, n.Client(), discovery.Instance{Service: "greeter", Addr: addr, Zone: "a"})
 	b, err := etcdresolver.NewBuilder(n.Client())

@@ -17,7 +17,7 @@ import (
 
 func TestWatchListsThenFollows(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	register(t, cli, discovery.Instance{Service: "payments", ID: "b", Addr: "10.0.0.2:80"})
 	register(t, cli, discovery.Instance{Service: "payments", ID: "a", Addr: "10.0.0.1:80"})
@@ -67,7 +67,7 @@ func TestWatchListsThenFollows(t *testing.T) {
 // it stops with the last of them.
 func TestWatchersShareOneWatch(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli, other := n.Client(), n.NewClient(t)
 	a := watch(t, cli, "shared")
 	b := watch(t, cli, "shared")
@@ -235,7 +235,7 @@ func (c endsWhenAsked) Done() <-chan struct{} {
 // no race with Watch's own bookkeeping, no nil call.
 func TestWatchContextEndingDuringWatch(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w, err := discovery.Watch(endsWhenAsked{ctx, cancel}, n.Client(), "payments", quiet)

@@ -15,7 +15,7 @@ import (
 // A candidate whose lease is revoked while it waits gets an error, never a
 // Term, even when the leader resigns right after.
 func TestCampaignLeaseRevokedWhileWaiting(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e", election.WithTTL(30*time.Second))
@@ -37,7 +37,7 @@ func TestCampaignLeaseRevokedWhileWaiting(t *testing.T) {
 // A candidate whose key is deleted while it waits (its lease still alive)
 // gets an error and gives its lease back.
 func TestCampaignKeyDeletedWhileWaiting(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
@@ -58,7 +58,7 @@ func TestCampaignKeyDeletedWhileWaiting(t *testing.T) {
 // A cancelled Campaign withdraws: its key and lease are gone, and later
 // candidates are not stuck behind it.
 func TestCampaignCancelWithdraws(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
@@ -82,7 +82,7 @@ func TestCampaignCancelWithdraws(t *testing.T) {
 // With WithLease, campaigns share the caller's lease and never end it; a
 // lease carries one candidate per election; losing the lease ends the term.
 func TestSharedLease(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	l, err := lease.Grant(ctx, cli, 5*time.Second)

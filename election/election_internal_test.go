@@ -14,7 +14,7 @@ import (
 // began is not missed: the watch starts at the current revision, so
 // waitDelete re-checks the key when the store has moved on.
 func TestWaitDeleteSeesDeletionBeforeWatchStarts(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	put, err := cli.Put(ctx, "e/older", "x")
@@ -40,7 +40,7 @@ func TestWaitDeleteSeesDeletionBeforeWatchStarts(t *testing.T) {
 // A watch that starts after unrelated writes keeps waiting for the key, and
 // returns once it is deleted.
 func TestWaitDeleteWaitsForTheKey(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	put, err := cli.Put(ctx, "e/older", "x")

@@ -126,7 +126,7 @@ func leaseOf(t *testing.T, key string) clientv3.LeaseID {
 }
 
 func TestNewValidates(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	for _, tc := range []struct {
 		name string
@@ -162,7 +162,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestCampaignProclaimResign(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "president")

@@ -18,7 +18,7 @@ import (
 // coordkit and etcd's concurrency.Election (what `etcdctl elect` uses) run
 // the same elections and see each other's leaders.
 func TestInteropWithConcurrencyElection(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.NewClient(t)
 	ctx := context.Background()
 	s, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
@@ -80,7 +80,7 @@ func TestInteropWithEtcdctl(t *testing.T) {
 	if err != nil {
 		t.Skip("etcdctl not installed (Debian package etcd-client)")
 	}
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	etcdctl := func(args ...string) (*exec.Cmd, <-chan string) {
 		cmd := exec.Command(path, append([]string{"--endpoints=" + n.Endpoints()[0]}, args...)...)

@@ -25,7 +25,7 @@ func state(ev election.Event) election.Event {
 // Observe reports the first state, every new leader, every proclaimed value
 // and the vacant election, each once and in order.
 func TestObserveSeesEveryChange(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
@@ -70,7 +70,7 @@ func TestObserveSeesEveryChange(t *testing.T) {
 
 // A reader that does not keep up still gets the latest state.
 func TestObserveDeliversLatestToSlowReader(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	e := newElection(t, n.Client(), "e")
 	events := e.Observe(t.Context())

@@ -82,7 +82,7 @@ func (r *runner) waitChange(t *testing.T, ok func(election.Event) bool) election
 // Run leads again after its lease is revoked from outside, with a new
 // lease, and calls OnDemoted exactly once in between.
 func TestRunSurvivesLeaseLoss(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := startRun(t, ctx, n.Client(), "e", "me", election.WithTTL(30*time.Second))
@@ -112,7 +112,7 @@ func TestRunSurvivesLeaseLoss(t *testing.T) {
 // without waiting for the lease to expire. A Run that never led never
 // calls OnDemoted.
 func TestRunHandsOverOnStopAndDemotesOnlyLeaders(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	ttl := election.WithTTL(60 * time.Second) // far beyond the test's deadlines
 	actx, stopA := context.WithCancel(ctx)
@@ -142,7 +142,7 @@ func TestRunHandsOverOnStopAndDemotesOnlyLeaders(t *testing.T) {
 
 // An OnElected that resigns steps down; Run campaigns again.
 func TestRunRecampaignsAfterResign(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	var terms []int64
 	elected := make(chan int64)
@@ -168,7 +168,7 @@ func TestRunRecampaignsAfterResign(t *testing.T) {
 // Run with a shared lease stops when that lease is lost: it cannot grant
 // itself another.
 func TestRunWithLostSharedLeaseReturns(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	l, err := lease.Grant(ctx, n.Client(), 5*time.Second)
 	require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 )
 
 func TestTermLostWhenKeyDeleted(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
@@ -33,7 +33,7 @@ func TestTermLostWhenKeyDeleted(t *testing.T) {
 }
 
 func TestTermLostWhenLeaseRevoked(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
@@ -106,7 +106,7 @@ func TestResignRetriesAfterError(t *testing.T) {
 // Resign is fenced on the term's revision: it never deletes a later
 // term's key, even one under the same lease.
 func TestResignIsFenced(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	l, err := lease.Grant(ctx, cli, 10*time.Second)

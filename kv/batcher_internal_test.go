@@ -18,7 +18,7 @@ import (
 // isolation path runs for certain, whatever the scheduling.
 func TestBatcherCommitIsolatesCulprits(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	cli := n.Client()
 	s, err := New[string](cli, "hand", WithCodec(StringCodec))
@@ -80,7 +80,7 @@ func TestBatcherCommitIsolatesCulprits(t *testing.T) {
 // sent.
 func TestBatcherWithdrawsQueuedWrite(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	s, err := New[int](n.Client(), "wd")
 	require.NoError(t, err)
 	b, err := s.Batcher()

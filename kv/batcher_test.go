@@ -30,7 +30,7 @@ func fanOut(n int, f func(i int)) {
 
 func TestBatcherCoalescesAndAnswersEachCaller(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "b")
 	require.NoError(t, err)
@@ -84,7 +84,7 @@ func assertNoError(t *testing.T, err error) bool {
 
 func TestBatcherNeverPutsOneKeyTwiceInATxn(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "same")
 	require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestBatcherNeverPutsOneKeyTwiceInATxn(t *testing.T) {
 
 func TestBatcherIsolatesARevokedLease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	cli := n.Client()
 	s, err := kv.New[int](cli, "iso")
@@ -211,7 +211,7 @@ func TestBatcherSplitsBatchesTheServerRefuses(t *testing.T) {
 
 func TestBatcherCloseDrainsAndRefusesNewWrites(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "cl")
 	require.NoError(t, err)

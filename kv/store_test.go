@@ -28,7 +28,7 @@ func ctxT(t *testing.T) context.Context {
 
 func TestPutGetRoundTripWithMetadata(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	for name, cli := range map[string]*clientv3.Client{"in-process": n.Client(), "grpc": n.NewClient(t)} {
 		t.Run(name, func(t *testing.T) {
@@ -71,7 +71,7 @@ func TestPutGetRoundTripWithMetadata(t *testing.T) {
 
 func TestPrefixIsolation(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	svc, err := kv.New[string](n.Client(), "svc", kv.WithCodec(kv.StringCodec))
 	require.NoError(t, err)
@@ -106,7 +106,7 @@ func TestPrefixIsolation(t *testing.T) {
 
 func TestStringAndBytesCodecsStoreRawValues(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	_, err := n.Client().Put(ctx, "raw/name", "eric") // as etcdctl put would
 	require.NoError(t, err)
@@ -140,7 +140,7 @@ func TestStringAndBytesCodecsStoreRawValues(t *testing.T) {
 
 func TestPutWithLeaseAndSwapReturnsPrevious(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	cli := n.Client()
 	s, err := kv.New[string](cli, "names", kv.WithCodec(kv.StringCodec))
@@ -185,7 +185,7 @@ func TestPutWithLeaseAndSwapReturnsPrevious(t *testing.T) {
 
 func TestCreateDeleteCompareAndSwapCompareAndDelete(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "cas")
 	require.NoError(t, err)
@@ -241,7 +241,7 @@ func TestCreateDeleteCompareAndSwapCompareAndDelete(t *testing.T) {
 
 func TestListIsPagedAtOneRevision(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	// Page size 7 forces many pages; writes after the first page must not show.
 	s, err := kv.New[int](n.Client(), "list", kv.WithPageSize(7))
@@ -301,7 +301,7 @@ func TestList100kKeys(t *testing.T) {
 		t.Skip("writes 100,000 keys")
 	}
 	t.Parallel()
-	n := coordtest.NewNode(t, coordtest.WithQuota(1<<30))
+	n := coordtest.NewServer(t, coordtest.WithQuota(1<<30))
 	// A hang guard, not a timing bound: 100,000 writes take over 20 s under
 	// -race beside the package's other tests on 2 cores.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -352,7 +352,7 @@ func TestList100kKeys(t *testing.T) {
 
 func TestNewRejectsBadArguments(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	_, err := kv.New[int](nil, "x")
 	require.ErrorIs(t, err, kv.ErrInvalidArgument)
 	_, err = kv.New[int](n.Client(), "x", kv.WithCodec(kv.StringCodec))
@@ -397,7 +397,7 @@ func errorsIsAny(err error, targets ...error) bool {
 // store, not a stack overflow.
 func TestCallsAcceptContextWithOutgoingMetadata(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := clientv3.WithRequireLeader(ctxT(t))
 	s, err := kv.New[int](n.NewClient(t), "md")
 	require.NoError(t, err)

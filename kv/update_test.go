@@ -17,7 +17,7 @@ import (
 
 func TestUpdateCreatesModifiesAndKeepsLease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	cli := n.Client()
 	s, err := kv.New[int](cli, "upd")
@@ -73,7 +73,7 @@ func TestUpdateCreatesModifiesAndKeepsLease(t *testing.T) {
 
 func TestUpdateRetriesConflictsThenGivesUp(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "hot", kv.WithUpdateRetry(3, time.Millisecond, 5*time.Millisecond))
 	require.NoError(t, err)
@@ -130,7 +130,7 @@ func TestUpdateRetriesConflictsThenGivesUp(t *testing.T) {
 
 func TestUpdateConcurrentIncrementsLoseNothing(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.NewClient(t), "ctr", kv.WithUpdateRetry(1000, time.Millisecond, 20*time.Millisecond))
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/kv"
@@ -20,7 +21,7 @@ func (panicCodec) Decode([]byte) (int, error) { panic("decode boom") }
 
 func TestBadInputFailsBeforeSending(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[float64](n.Client(), "bad")
 	require.NoError(t, err)
@@ -95,7 +96,7 @@ func TestBadInputFailsBeforeSending(t *testing.T) {
 
 func TestRequestSizeLimitMatchesEtcd(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[[]byte](n.Client(), "big", kv.WithCodec(kv.BytesCodec))
 	require.NoError(t, err)
@@ -132,7 +133,7 @@ func TestRequestSizeLimitMatchesEtcd(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrTooLarge)
 }
 
-func currentRev(t *testing.T, n *coordtest.Node) int64 {
+func currentRev(t *testing.T, n interface{ Client() *clientv3.Client }) int64 {
 	t.Helper()
 	resp, err := n.Client().Get(context.Background(), "rev-probe")
 	require.NoError(t, err)

@@ -33,7 +33,7 @@ func next[T any](t *testing.T, w *kv.Watcher[T]) kv.Event[T] {
 
 func TestWatchDeliversTypedEvents(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[user](n.Client(), "users")
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestWatchDeliversTypedEvents(t *testing.T) {
 
 func TestWatchInitialStateThenChanges(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "st", kv.WithPageSize(2))
 	require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestWatchInitialStateThenChanges(t *testing.T) {
 
 func TestWatchFromCompactedRevisionResyncs(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "cmp")
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestWatchFromCompactedRevisionResyncs(t *testing.T) {
 
 func TestWatchEndsOnlyWithItsContextOrClient(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "end")
 	require.NoError(t, err)

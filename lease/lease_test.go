@@ -27,7 +27,7 @@ func waitDone(t *testing.T, l *lease.Lease, within time.Duration) {
 
 func TestGrantValidatesAndRoundsTTL(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	_, err := lease.Grant(ctx, n.Client(), 999*time.Millisecond)
 	require.ErrorIs(t, err, lease.ErrInvalidTTL)
@@ -45,7 +45,7 @@ func TestGrantValidatesAndRoundsTTL(t *testing.T) {
 
 func TestKeepAliveOutlivesTTLAndTimeToLiveListsKeys(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	cli := n.Client()
 	l, err := lease.Grant(ctx, cli, time.Second)
@@ -82,7 +82,7 @@ func TestKeepAliveOutlivesTTLAndTimeToLiveListsKeys(t *testing.T) {
 
 func TestRevokedElsewhereIsReportedExpired(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	l, err := lease.Grant(ctx, n.Client(), 3*time.Second)
 	require.NoError(t, err)
@@ -96,7 +96,7 @@ func TestRevokedElsewhereIsReportedExpired(t *testing.T) {
 
 func TestRevokeIsIdempotentAndDeletesKeys(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	cli := n.Client()
 	l, err := lease.Grant(ctx, cli, 5*time.Second)
@@ -154,7 +154,7 @@ func TestBlackholedKeepAliveReportsDeadlineBeforeServerExpiry(t *testing.T) {
 
 func TestOpenExistingLease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	resp, err := n.Client().Grant(ctx, 7) // as `etcdctl lease grant 7` would
 	require.NoError(t, err)
@@ -175,7 +175,7 @@ func TestOpenExistingLease(t *testing.T) {
 // open past the point where etcd may expire the lease.
 func TestFailedRevokeStillReportsLoss(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := context.Background()
 	l, err := lease.Grant(ctx, n.Client(), 2*time.Second)
 	require.NoError(t, err)

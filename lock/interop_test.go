@@ -29,7 +29,7 @@ func createRev(t *testing.T, cli *clientv3.Client, key string) int64 {
 // each other, in both directions, and queue in one order.
 func TestInteropWithConcurrencyMutex(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(10))
@@ -81,7 +81,7 @@ func TestInteropWithEtcdctl(t *testing.T) {
 		t.Skip("etcdctl not installed")
 	}
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	ours := newMutex(t, cli, "ctl-lock")

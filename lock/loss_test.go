@@ -27,7 +27,7 @@ func requireCurrent(t *testing.T, cli *clientv3.Client, newer *lock.Held) {
 
 func TestLostWhenLeaseRevokedElsewhere(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b := newMutex(t, cli, "revoked", lock.WithTTL(2*time.Second)), newMutex(t, cli, "revoked")
@@ -64,7 +64,7 @@ func TestLostWhenLeaseRevokedElsewhere(t *testing.T) {
 // lost one's: only the create-revision fence tells them apart.
 func TestLostWhenKeyDeleted(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	l, err := lease.Grant(ctx, cli, 5*time.Second)
@@ -179,7 +179,7 @@ func waiterLease(t *testing.T, cli *clientv3.Client, pfx string, held *lock.Held
 
 func TestWaiterLeaseRevokedReturnsSessionExpired(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b := newMutex(t, cli, "waiter-revoked"), newMutex(t, cli, "waiter-revoked")

@@ -19,7 +19,7 @@ import (
 
 func TestValidation(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	_, err := lock.NewMutex(cli, "")
 	require.ErrorIs(t, err, lock.ErrInvalidName)
@@ -52,7 +52,7 @@ func TestValidation(t *testing.T) {
 
 func TestLockUnlockTokensAndFencing(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	m := newMutex(t, cli, "jobs/report")
@@ -108,7 +108,7 @@ func TestLockUnlockTokensAndFencing(t *testing.T) {
 
 func TestTryLock(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b := newMutex(t, cli, "try"), newMutex(t, cli, "try")
@@ -129,7 +129,7 @@ func TestTryLock(t *testing.T) {
 
 func TestLockWaitsInOrder(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b, c := newMutex(t, cli, "fifo"), newMutex(t, cli, "fifo"), newMutex(t, cli, "fifo")
@@ -154,7 +154,7 @@ func TestLockWaitsInOrder(t *testing.T) {
 
 func TestCancelledLockRemovesWaiterKey(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b := newMutex(t, cli, "cancel"), newMutex(t, cli, "cancel")
@@ -178,7 +178,7 @@ func TestCancelledLockRemovesWaiterKey(t *testing.T) {
 // the handle's hand-over orders their memory accesses.
 func TestHandleSharedByGoroutines(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	m := newMutex(t, cli, "shared-handle")
@@ -213,7 +213,7 @@ func TestHandleSharedByGoroutines(t *testing.T) {
 // second waits for the first instead of believing it holds.
 func TestHandlesSharingALease(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	l, err := lease.Grant(ctx, cli, 5*time.Second)
@@ -246,7 +246,7 @@ func TestHandlesSharingALease(t *testing.T) {
 
 func TestDo(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	var token int64

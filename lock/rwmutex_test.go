@@ -26,7 +26,7 @@ func newRW(t *testing.T, cli *clientv3.Client, name string, opts ...lock.Option)
 // come after a waiting writer wait behind it (no writer starvation).
 func TestRWMutexOrdering(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b, w := newRW(t, cli, "rw"), newRW(t, cli, "rw"), newRW(t, cli, "rw")
@@ -67,7 +67,7 @@ func TestRWMutexOrdering(t *testing.T) {
 // Concurrent readers and writers never overlap a writer with anyone.
 func TestRWMutexExclusion(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	var readers, writers atomic.Int64

@@ -23,7 +23,7 @@ func newSem(t *testing.T, cli *clientv3.Client, name string, n int, opts ...lock
 
 func TestSemaphoreAdmitsN(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	a, b, c := newSem(t, cli, "pool", 2), newSem(t, cli, "pool", 2), newSem(t, cli, "pool", 2)
@@ -55,7 +55,7 @@ func TestSemaphoreAdmitsN(t *testing.T) {
 // behind, instead of oversubscribing.
 func TestSemaphoreLimitMismatch(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	two := newSem(t, cli, "limited", 2)
@@ -82,7 +82,7 @@ func TestSemaphoreLimitMismatch(t *testing.T) {
 
 func TestSemaphoreNeverOversubscribed(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	var inside, peak atomic.Int64
