@@ -72,10 +72,16 @@ var makers = []struct {
 // Uncontended Lock then Unlock: two requests each side.
 func BenchmarkLockUnlock(b *testing.B) {
 	n := coordtest.NewNode(b)
+	benchLockUnlock(b, n.Client(), "")
+}
+
+// benchLockUnlock runs the uncontended Lock + Unlock benchmark of each
+// maker through cli, naming sub-benchmarks prefix + the maker's name.
+func benchLockUnlock(b *testing.B, cli *clientv3.Client, prefix string) {
 	ctx := context.Background()
 	for _, mk := range makers {
-		b.Run(mk.name, func(b *testing.B) {
-			l := mk.make(b, n.Client(), "bench/uncontended/"+mk.name)
+		b.Run(prefix+mk.name, func(b *testing.B) {
+			l := mk.make(b, cli, "bench/uncontended/"+mk.name)
 			defer l.close()
 			for b.Loop() {
 				if err := l.lock(ctx); err != nil {
