@@ -31,8 +31,7 @@ func ExampleNewServer() {
 			t.Fatal(err)
 		}
 	}
-	fmt.Println(testing.RunTests(func(string, string) (bool, error) { return true, nil },
-		[]testing.InternalTest{{Name: "TestX", F: test}}))
+	fmt.Println(runAsTest("TestX", test)) // as go test would run it
 	// Output: true
 }
 
