@@ -47,7 +47,7 @@ type process struct {
 	out       *testLog
 	done      chan struct{} // closed once the process has exited
 	waitErr   error
-	killed    bool // by kill, not on its own
+	stopped   bool // by kill or a failed start: its exit is expected
 }
 
 // startProcess starts bin as a one-member cluster on free loopback ports
@@ -104,6 +104,7 @@ func tryStart(t testing.TB, bin, version, dir string, o *options, out *testLog) 
 	if !o.fsync && !versionLess(version, "3.5") {
 		args = append(args, "--unsafe-no-fsync") // 3.4 lacks it; dataDir uses tmpfs there
 	}
+	logged := len(out.String()) // this attempt's output follows
 	cmd := exec.Command(bin, args...)
 	cmd.Env = withoutEtcdEnv(os.Environ())
 	cmd.Stdout, cmd.Stderr = out, out
@@ -119,7 +120,7 @@ func tryStart(t testing.TB, bin, version, dir string, o *options, out *testLog) 
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
-			if !p.killed {
+			if !p.stopped {
 				t.Errorf("coordtest: the etcd server %s exited during the test: %v", bin, p.waitErr)
 			}
 		default:
@@ -128,7 +129,7 @@ func tryStart(t testing.TB, bin, version, dir string, o *options, out *testLog) 
 	})
 	if err := p.waitReady(20 * time.Second); err != nil {
 		p.kill()
-		if strings.Contains(out.String(), "address already in use") {
+		if output := out.String(); len(output) >= logged && strings.Contains(output[logged:], "address already in use") {
 			return nil, fmt.Errorf("%w: %w", errPortTaken, err)
 		}
 		return nil, fmt.Errorf("%w; its output:\n%s", err, out.String())
@@ -147,32 +148,44 @@ func (p *process) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	// A status request to a port nobody serves is retried until its
+	// deadline, so requests end when the process does.
+	alive, exited := context.WithCancel(context.Background())
+	defer exited()
+	go func() {
+		select {
+		case <-p.done:
+			exited()
+		case <-alive.Done():
+		}
+	}()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		ctx, cancel := context.WithTimeout(alive, 500*time.Millisecond)
 		st, err := cli.Status(ctx, p.endpoints[0])
 		cancel()
 		if err == nil && st.Leader != 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %v: last status error: %v", timeout, err)
-		}
 		select {
 		case <-p.done:
 			return fmt.Errorf("the process exited before it was ready: %v", p.waitErr)
-		case <-tick.C:
+		default:
 		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v: last status error: %v", timeout, err)
+		}
+		<-tick.C
 	}
 }
 
 // kill ends the process, like a crash, and waits until it has exited.
 func (p *process) kill() {
+	p.stopped = true
 	select {
 	case <-p.done:
 		return
 	default:
 	}
-	p.killed = true
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }

@@ -53,7 +53,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		s.node = NewNode(t, opts...)
 		s.client = s.node.Client()
 	}
-	st, err := coordkit.EndpointStatus(context.Background(), s.client, s.Endpoints()[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := coordkit.EndpointStatus(ctx, s.client, s.Endpoints()[0])
 	if err != nil {
 		t.Fatalf("coordtest: status of the test's etcd server: %v", err)
 	}

@@ -2,7 +2,10 @@ package coordtest
 
 import (
 	"context"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,6 +71,27 @@ func TestServerFailsOnABinaryThatIsNotEtcd(t *testing.T) {
 	require.ErrorContains(t, err, "not an etcd server")
 	_, err = binaryVersion("/nonexistent/etcd")
 	require.ErrorContains(t, err, "cannot run it")
+}
+
+func TestStartReportsAServerThatExits(t *testing.T) {
+	o := defaults()
+	for name, c := range map[string]struct {
+		output   string
+		portErr  bool
+		contains string
+	}{
+		"port taken": {"listen tcp 127.0.0.1:1: bind: address already in use", true, "exited before it was ready"},
+		"bad flag":   {"flag provided but not defined: -unsafe-no-fsync", false, "flag provided but not defined"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bin := filepath.Join(t.TempDir(), "etcd")
+			script := "#!/bin/sh\necho '" + c.output + "' >&2\nexit 1\n"
+			require.NoError(t, os.WriteFile(bin, []byte(script), 0o755))
+			_, err := tryStart(t, bin, "3.9.0", t.TempDir(), &o, newTestLogWriter(t))
+			require.ErrorContains(t, err, c.contains)
+			require.Equal(t, c.portErr, errors.Is(err, errPortTaken), "%v", err)
+		})
+	}
 }
 
 func TestVersionLess(t *testing.T) {
