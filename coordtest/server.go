@@ -44,7 +44,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	s := &Server{}
 	if bin := externalBinary(); bin != "" {
 		if o.embed != nil {
-			t.Skipf("coordtest: skipped against the external etcd %s: the test configures its member with WithEmbed, which needs an embedded member", bin)
+			t.Skipf("coordtest: skipped against the external etcd %s (%s is set): the test configures its member with WithEmbed, which needs an embedded member", bin, EnvEtcdBinary)
 		}
 		s.proc = startProcess(t, bin, &o)
 		s.external = true
