@@ -266,7 +266,7 @@ func TestIdleStoreStaysCurrent(t *testing.T) {
 }
 
 func idleStoreStaysCurrent(t *testing.T, ahead bool) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.NewClient(t)
 	register(t, cli, discovery.Instance{Service: "idle", ID: "i1", Addr: "10.0.0.1:80"})
 	if ahead {

@@ -133,7 +133,7 @@ func TestResignIsFenced(t *testing.T) {
 // A loss of the lease already known when Err, Context or Done is called is
 // reported by that call, not a moment later when the guard has run.
 func TestKnownLeaseLossIsReportedByTheCall(t *testing.T) {
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := context.Background()
 	for _, first := range []string{"Err", "Context", "Done"} {

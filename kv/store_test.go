@@ -462,7 +462,7 @@ func TestWriteToLeaderlessMemberIsRejected(t *testing.T) {
 // ErrRejected (definitely not applied), never ErrUnknownOutcome.
 func TestWriteOnClosedClientIsRejected(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxT(t)
 	cli := n.NewClient(t)
 	s, err := kv.New[int](cli, "closed")

@@ -244,7 +244,7 @@ func TestWaiterCutOffReturnsSessionExpired(t *testing.T) {
 // Err before touching a fenced resource is never told it still holds.
 func TestKnownLossIsReportedByTheCall(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxFor(t)
 	for _, first := range []string{"Err", "Context", "Lost", "Err after Context"} {

@@ -369,7 +369,7 @@ func TestFailedCloseIsRetried(t *testing.T) {
 // applied, not as an outcome unknown.
 func TestFencedWriteOnClosedClientIsNotSent(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewNode(t)
+	n := coordtest.NewServer(t)
 	ctx := ctxFor(t)
 	cli := n.NewClient(t)
 	m := newMutex(t, cli, "closed-client")
