@@ -32,9 +32,9 @@ type Server struct {
 // NewServer starts an etcd server for the test, ready on return and
 // stopped when the test ends: an embedded member, or, when EnvEtcdBinary is
 // set, a fresh etcd process from that binary on free loopback ports with a
-// temporary data directory. Options apply to both; WithEmbed, which only an
-// embedded member understands, skips the test in external mode. It fails
-// the test if the server cannot start.
+// temporary data directory. Options apply to both; WithEmbed and
+// WithNodeConfig, which only an embedded member understands, skip the test
+// in external mode. It fails the test if the server cannot start.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	o := defaults()
@@ -43,8 +43,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	}
 	s := &Server{}
 	if bin := externalBinary(); bin != "" {
-		if o.embed != nil {
-			t.Skipf("coordtest: skipped against the external etcd %s (%s is set): the test configures its member with WithEmbed, which needs an embedded member", bin, EnvEtcdBinary)
+		if o.embed != nil || len(o.configure) > 0 {
+			t.Skipf("coordtest: skipped against the external etcd %s (%s is set): the test configures its member with WithEmbed or WithNodeConfig, which need an embedded member", bin, EnvEtcdBinary)
 		}
 		s.proc = startProcess(t, bin, &o)
 		s.external = true

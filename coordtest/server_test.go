@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/coordkit/coordkit"
 )
 
 func TestServerIsEmbeddedByDefault(t *testing.T) {
@@ -49,9 +51,10 @@ func TestServerRunsTheExternalBinaryAndNewNodeSkips(t *testing.T) {
 	}
 
 	for name, start := range map[string]func(t *testing.T){
-		"NewNode":    func(t *testing.T) { NewNode(t) },
-		"NewCluster": func(t *testing.T) { NewCluster(t, 3) },
-		"WithEmbed":  func(t *testing.T) { NewServer(t, WithEmbed(func(*embed.Config) {})) },
+		"NewNode":        func(t *testing.T) { NewNode(t) },
+		"NewCluster":     func(t *testing.T) { NewCluster(t, 3) },
+		"WithEmbed":      func(t *testing.T) { NewServer(t, WithEmbed(func(*embed.Config) {})) },
+		"WithNodeConfig": func(t *testing.T) { NewServer(t, WithNodeConfig(func(*coordkit.NodeConfig) {})) },
 		"RequireVersion": func(t *testing.T) {
 			NewServer(t).RequireVersion(t, "99.0", "a feature of a future etcd")
 		},
