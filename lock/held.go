@@ -32,7 +32,9 @@ type Held struct {
 
 	mu        sync.Mutex
 	freed     bool
-	released  bool
+	releasing bool // Unlock was called: the hold is over for its user
+	released  bool // Unlock succeeded: the key is gone
+	lostFirst bool // the hold was lost before Unlock was called
 	ctx       context.Context
 	end       context.CancelCauseFunc // ends ctx's parent
 	stopGuard context.CancelFunc
@@ -82,7 +84,7 @@ func (h *Held) Context() context.Context {
 	if h.ctx == nil {
 		parent, end := context.WithCancelCause(context.Background())
 		h.end = end
-		if h.released {
+		if h.releasing {
 			end(ErrReleased)
 			h.ctx = parent
 			return h.ctx
@@ -124,13 +126,28 @@ func (h *Held) Err() error {
 // deletes a newer holder's key. It is idempotent and safe to retry; after a
 // loss it returns nil. If it fails, the key may remain: retry it, or the
 // handle deletes the key at its next acquisition or Close.
+//
+// The hold ends for its user when Unlock is called, before the key is
+// deleted: Context is cancelled with ErrReleased and fenced writes are
+// refused from then on, even if deleting the key fails.
 func (h *Held) Unlock(ctx context.Context) error {
 	h.mu.Lock()
-	released := h.released
-	h.mu.Unlock()
-	if released {
+	if h.released {
+		h.mu.Unlock()
 		return nil
 	}
+	if !h.releasing {
+		// End the hold before its key goes, as election's Resign does, so
+		// that the hold's own watch seeing the deletion cannot pass for a
+		// loss. A loss that came first keeps its cause.
+		h.releasing = true
+		h.lostFirst = h.ctx != nil && keyguard.Check(h.ctx).Err() != nil
+		if h.end != nil {
+			h.end(ErrReleased)
+			h.stopGuard()
+		}
+	}
+	h.mu.Unlock()
 	err := h.s.remove(ctx, fence{key: h.key, rev: h.rev})
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -143,12 +160,8 @@ func (h *Held) Unlock(ctx context.Context) error {
 	}
 	if !h.released {
 		h.released = true
-		if m := h.s.o.metrics; m != nil && (h.ctx == nil || h.ctx.Err() == nil) {
+		if m := h.s.o.metrics; m != nil && !h.lostFirst {
 			m.hold.Observe(time.Since(h.since).Seconds())
-		}
-		if h.end != nil {
-			h.end(ErrReleased)
-			h.stopGuard()
 		}
 	}
 	return nil
@@ -190,9 +203,9 @@ func (t *Txn) Else(ops ...clientv3.Op) *Txn { t.els = append(t.els, ops...); ret
 func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	h := t.h
 	h.mu.Lock()
-	released := h.released
+	releasing := h.releasing
 	h.mu.Unlock()
-	if released {
+	if releasing {
 		if m := h.s.o.metrics; m != nil {
 			m.refused.Add(1)
 		}

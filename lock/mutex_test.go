@@ -386,3 +386,20 @@ func TestFencedWriteOnClosedClientIsNotSent(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got.Kvs)
 }
+
+// Unlock ends the hold as released: the hold's own watch may see the key's
+// deletion before Unlock returns, and that must not pass for a loss.
+func TestUnlockIsReportedAsReleasedNotLost(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	ctx := ctxFor(t)
+	m := newMutex(t, n.NewClient(t), "released") // over gRPC, where the race showed
+	for i := range 300 {
+		h, err := m.Lock(ctx)
+		require.NoError(t, err)
+		h.Context() // the watch that sees the deletion
+		require.NoError(t, h.Unlock(ctx))
+		require.ErrorIs(t, h.Err(), lock.ErrReleased, "iteration %d", i)
+		require.ErrorIs(t, context.Cause(h.Context()), lock.ErrReleased, "iteration %d", i)
+	}
+}
