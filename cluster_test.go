@@ -185,6 +185,8 @@ func TestClusterGrowsOneThreeFiveAndShrinksToThreeWhileWritesGoOn(t *testing.T) 
 	wg.Wait()
 
 	// No acknowledged write is lost, on any remaining member.
+	ctx, cancelReads := context.WithTimeout(ctx, 30*time.Second) // a hang guard
+	defer cancelReads()
 	mu.Lock()
 	defer mu.Unlock()
 	require.Greater(t, len(acked), 100)

@@ -112,7 +112,15 @@ func startNode(ctx context.Context, cfg NodeConfig) (_ *Node, err error) {
 
 	var join *joiner
 	if cfg.Join != nil && !hasData(n.dir) {
-		if join, err = prepareJoin(ctx, &cfg, ec); err != nil {
+		// Adding the learner is bounded like readiness: a start with a
+		// background ctx must not retry refusals forever.
+		jctx, cancel := context.WithTimeout(ctx, cfg.readyTimeout())
+		join, err = prepareJoin(jctx, &cfg, ec)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && jctx.Err() != nil {
+				err = fmt.Errorf("%w within ReadyTimeout (%v): %w", ErrNotReady, cfg.readyTimeout(), err)
+			}
 			return nil, err
 		}
 		defer func() {
