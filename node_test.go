@@ -349,18 +349,23 @@ func TestThreeNodesInOneProcessFormAClusterAndOneJoinsLater(t *testing.T) {
 
 func TestEtcdLogsAreBridgedToSlogAtWarnByDefault(t *testing.T) {
 	t.Parallel()
-	var quiet, chatty bytes.Buffer
+	// etcd may still log after Close returns (its own Close ends in the
+	// background), so the logs are read under the writer's lock once the
+	// node has drained.
+	quiet, chatty := &syncWriter{w: &bytes.Buffer{}}, &syncWriter{w: &bytes.Buffer{}}
 	cfg := fast("quiet")
-	cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &quiet}, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(quiet, nil))
 	n := start(t, cfg)
 	require.NoError(t, n.Close())
+	<-n.Drained()
 
 	info := slog.LevelInfo
 	cfg = fast("chatty")
-	cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &chatty}, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(chatty, nil))
 	cfg.LogLevel = &info
 	n = start(t, cfg)
 	require.NoError(t, n.Close())
+	<-n.Drained()
 	require.Contains(t, chatty.String(), "level=INFO")
 	require.Contains(t, chatty.String(), "chatty")
 	require.NotContains(t, quiet.String(), "level=INFO")
@@ -375,6 +380,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// String is what was written so far.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func ExampleStartNode() {
