@@ -20,6 +20,18 @@ import (
 // its own result. Create one with Store.Batcher; it is safe for concurrent
 // use. Its goroutines exist only while writes are pending; Close it when done.
 //
+// Put and Delete wait for their write's result. PutAsync and DeleteAsync
+// queue the write and return a Future at once, so one goroutine can keep
+// many writes in flight; the queue they fill is bounded (WithMaxPending).
+//
+// The Batcher adapts to its load: a write that finds nothing in flight is
+// sent at once, alone (a single writer pays no batching delay); under load,
+// up to WithMaxInFlight txns are in flight, their number following the
+// observed txn latency (it shrinks while latency grows beyond its unloaded
+// level, which means the server is saturated and more txns only make them
+// smaller), and a further txn goes out once the queue holds its share of the
+// writes in the system.
+//
 // Guarantees:
 //   - Two writes to one key never share a txn, and run in the order they
 //     were submitted: the later one waits for the next batch.
@@ -29,35 +41,40 @@ import (
 //     with their own error; the other writes succeed.
 //   - A txn whose outcome is unknown (timeout, lost connection) is never
 //     re-sent: each of its callers gets ErrUnknownOutcome.
+//   - A write whose context ends while it is still queued is withdrawn and
+//     never sent (its result says "not sent", wrapping the context's error).
 type Batcher[T any] struct {
 	s           *Store[T]
 	maxOps      int
 	maxInFlight int
 	timeout     time.Duration
+	slots       chan struct{} // one per queued or in-flight async write
 
-	mu         sync.Mutex
-	pending    []*batchOp
-	inflight   map[string]struct{} // keys in a batch being sent
-	senders    int
-	closed     bool
-	want       int           // queue length a waiting sender wants (0: none waits)
-	refilled   chan struct{} // signals a waiting sender that want is reached
-	pipelineAt int           // queue length worth a second txn in flight
-	idle       chan struct{} // closed once closed and no sender is left
+	mu       sync.Mutex
+	pending  []*batchOp
+	inflight map[string]struct{} // keys in a batch being sent
+	senders  int                 // txns being sent
+	closed   bool
+	idle     chan struct{} // closed once closed and no sender is left
+	lat      latency
 }
 
 // BatcherOption configures a Batcher.
 type BatcherOption func(*batcherOptions)
 
 type batcherOptions struct {
-	maxOps, maxInFlight int
-	timeout             time.Duration
-	err                 error
+	maxOps, maxInFlight, maxPending int
+	timeout                         time.Duration
+	err                             error
 }
 
 // DefaultMaxBatch is the most operations a Batcher puts in one txn: etcd's
 // default --max-txn-ops.
 const DefaultMaxBatch = 128
+
+// DefaultMaxInFlight is the most txns a Batcher has outstanding at once
+// unless WithMaxInFlight says otherwise.
+const DefaultMaxInFlight = 16
 
 // WithMaxBatch sets the most operations per txn (default 128, etcd's default
 // --max-txn-ops; a server with a lower limit makes the Batcher split).
@@ -71,10 +88,9 @@ func WithMaxBatch(n int) BatcherOption {
 	}
 }
 
-// WithMaxInFlight sets how many txns a Batcher has outstanding at once
-// (default 2). Writes queue while txns are in flight; a further txn is sent
-// alongside only when at least half a batch is queued, so the extra
-// concurrency never costs batch size.
+// WithMaxInFlight caps how many txns a Batcher has outstanding at once
+// (default DefaultMaxInFlight). Below the cap the number adapts to the
+// observed txn latency; 1 sends one txn at a time.
 func WithMaxInFlight(n int) BatcherOption {
 	return func(o *batcherOptions) {
 		if n < 1 {
@@ -82,6 +98,20 @@ func WithMaxInFlight(n int) BatcherOption {
 			return
 		}
 		o.maxInFlight = n
+	}
+}
+
+// WithMaxPending bounds how many writes of PutAsync and DeleteAsync may be
+// queued or in flight at once (default 32 × the batch size); beyond it they
+// wait for room (or their context). Put and Delete are bounded by their
+// callers and do not count.
+func WithMaxPending(n int) BatcherOption {
+	return func(o *batcherOptions) {
+		if n < 1 {
+			o.err = fmt.Errorf("kv: WithMaxPending(%d): %w: want at least 1", n, ErrInvalidArgument)
+			return
+		}
+		o.maxPending = n
 	}
 }
 
@@ -99,17 +129,21 @@ func WithTxnTimeout(d time.Duration) BatcherOption {
 
 // Batcher returns a new coalescing writer for the store.
 func (s *Store[T]) Batcher(opts ...BatcherOption) (*Batcher[T], error) {
-	o := batcherOptions{maxOps: DefaultMaxBatch, maxInFlight: 2, timeout: 5 * time.Second}
+	o := batcherOptions{maxOps: DefaultMaxBatch, maxInFlight: DefaultMaxInFlight, timeout: 5 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.err != nil {
 		return nil, o.err
 	}
+	if o.maxPending == 0 {
+		o.maxPending = 32 * o.maxOps
+	}
 	return &Batcher[T]{
 		s: s, maxOps: o.maxOps, maxInFlight: o.maxInFlight, timeout: o.timeout,
-		inflight: make(map[string]struct{}), idle: make(chan struct{}), refilled: make(chan struct{}, 1),
-		pipelineAt: max(1, o.maxOps/2),
+		slots:    make(chan struct{}, o.maxPending),
+		inflight: make(map[string]struct{}), idle: make(chan struct{}),
+		lat: newLatency(o.maxInFlight),
 	}, nil
 }
 
@@ -125,8 +159,11 @@ type batchOp struct {
 	put   bool
 	data  string
 	lease clientv3.LeaseID
+	ctx   context.Context // the submitter's: ended while queued, the op is withdrawn
+	async bool            // holds a slot of Batcher.slots until answered
 	state atomic.Int32
-	res   chan batchResult // buffered: the sender never blocks
+	done  chan struct{} // closed once res is set
+	res   batchResult
 }
 
 type batchResult struct {
@@ -144,6 +181,12 @@ func (op *batchOp) verb() string {
 
 // size is the op's share of a txn request.
 func (op *batchOp) size() int { return len(op.key) + len(op.data) + opOverhead }
+
+// answer sets the op's result and wakes its caller.
+func (op *batchOp) answer(r batchResult) {
+	op.res = r
+	close(op.done)
+}
 
 // Put stores v under key in the next batch and returns the revision of that
 // batch's txn. Errors are those of Store.Put, plus ErrClosed.
@@ -166,6 +209,28 @@ func (b *Batcher[T]) Delete(ctx context.Context, key string) (existed bool, rev 
 	return r.deleted, r.rev, r.err
 }
 
+// PutAsync queues a put of v under key and returns at once with its Future;
+// it blocks only while WithMaxPending writes are outstanding. Writes of one
+// key apply in the order they were queued. If ctx ends while the write is
+// still queued, it is withdrawn and never sent. The Future's errors are
+// those of Put.
+func (b *Batcher[T]) PutAsync(ctx context.Context, key string, v T, opts ...PutOption) *Future {
+	full, data, po, err := b.s.prepare("batched put", key, v, 1, opts)
+	if err != nil {
+		return failed(err)
+	}
+	return b.queue(ctx, &batchOp{key: full, put: true, data: data, lease: po.lease})
+}
+
+// DeleteAsync queues a delete of key like PutAsync; Future.Existed tells
+// whether the key existed.
+func (b *Batcher[T]) DeleteAsync(ctx context.Context, key string) *Future {
+	if err := b.s.o.checkKey("batched delete", b.s.prefix, key); err != nil {
+		return failed(err)
+	}
+	return b.queue(ctx, &batchOp{key: b.s.prefix + key})
+}
+
 // Close stops accepting writes (they fail with ErrClosed), waits for the
 // queued ones to be sent and answered, and returns. It is idempotent.
 func (b *Batcher[T]) Close() {
@@ -184,65 +249,110 @@ func (b *Batcher[T]) do(ctx context.Context, op *batchOp) batchResult {
 	if err := unsent(ctx, b.s.cli, op.verb(), op.key); err != nil {
 		return batchResult{err: err}
 	}
-	op.res = make(chan batchResult, 1)
+	op.ctx = ctx
+	op.done = make(chan struct{})
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return batchResult{err: fmt.Errorf("kv: %s %q: %w", op.verb(), op.key, ErrClosed)}
 	}
 	b.pending = append(b.pending, op)
-	switch {
-	case b.want > 0 && len(b.pending) >= b.want:
-		b.want = 0
-		select {
-		case b.refilled <- struct{}{}:
-		default:
-		}
-	case b.senders == 0 || (b.senders < b.maxInFlight && len(b.pending) >= b.pipelineAt):
+	if b.shouldSend() {
+		// Send the batch from this goroutine: no hand-off to a sender.
 		b.senders++
-		go b.send()
+		if batch := b.take(); len(batch) > 0 {
+			b.mu.Unlock()
+			b.commit(batch)
+			b.mu.Lock()
+			b.sent(batch)
+			if b.worthAnother() {
+				go b.send() // keeps this txn's place in flight
+			} else {
+				b.senderDone()
+			}
+		} else {
+			b.senderDone()
+		}
 	}
 	b.mu.Unlock()
 
 	select {
-	case r := <-op.res:
-		return r
+	case <-op.done:
+		return op.res
 	case <-ctx.Done():
 	}
 	if op.state.CompareAndSwap(opQueued, opWithdrawn) {
 		return batchResult{err: notSent(op.verb(), op.key, ctx)}
 	}
 	select {
-	case r := <-op.res:
-		return r
+	case <-op.done:
+		return op.res
 	default:
 		return batchResult{err: fmt.Errorf("kv: %s %q: %w: %w; its batch was sent, read the key to learn whether it applied",
 			op.verb(), op.key, ErrUnknownOutcome, context.Cause(ctx))}
 	}
 }
 
-// refillWait bounds how long a sender waits, after a txn, for the callers it
-// just answered to submit their next writes.
-const refillWait = 200 * time.Microsecond
+// queue submits an async op and returns its future.
+func (b *Batcher[T]) queue(ctx context.Context, op *batchOp) *Future {
+	if err := unsent(ctx, b.s.cli, op.verb(), op.key); err != nil {
+		return failed(err)
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return failed(notSent(op.verb(), op.key, ctx))
+	}
+	op.ctx, op.async = ctx, true
+	op.done = make(chan struct{})
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		<-b.slots
+		return failed(fmt.Errorf("kv: %s %q: %w", op.verb(), op.key, ErrClosed))
+	}
+	b.pending = append(b.pending, op)
+	if b.shouldSend() {
+		b.senders++
+		go b.send()
+	}
+	b.mu.Unlock()
+	return &Future{op: op}
+}
 
-// send is a sender goroutine: it sends batches until none is worth sending.
-//
-// Two rules keep batches full. After a txn, the callers it answered usually
-// write again at once (closed-loop writers), but are not queued yet: the
-// sender waits (at most refillWait) until as many writes are queued as it
-// just answered, so they share the next txn rather than trickle out in small
-// ones. And a second sender only pipelines a txn of at least half a batch;
-// smaller remainders wait for the sender already at work.
+// shouldSend says whether a write just queued starts a txn: at once when
+// none is in flight, else once the queue holds a txn's share of the writes
+// and the in-flight limit allows. Called with b.mu held.
+func (b *Batcher[T]) shouldSend() bool {
+	if b.senders == 0 {
+		return true
+	}
+	return b.senders < b.lat.limit() && len(b.pending) >= b.share()
+}
+
+// share is how many queued writes are worth a further txn: the writes in
+// the system (queued and in flight) spread over the in-flight limit, so that
+// under load txns stay as large as the load allows. Called with b.mu held.
+func (b *Batcher[T]) share() int {
+	return min(b.maxOps, max(1, (len(b.pending)+len(b.inflight))/b.lat.limit()))
+}
+
+// worthAnother says, after a txn, whether its sender should send another
+// batch now: when the queue holds a txn's share, or when it was the last txn
+// in flight and anything is queued (nobody else would send it). Called with
+// b.mu held, the finished txn still counted in b.senders.
+func (b *Batcher[T]) worthAnother() bool {
+	if len(b.pending) == 0 {
+		return false
+	}
+	return b.senders == 1 || len(b.pending) >= b.share()
+}
+
+// send is a sender goroutine, counted in b.senders by whoever started it:
+// it sends batches while worthAnother says so.
 func (b *Batcher[T]) send() {
 	b.mu.Lock()
-	answered := 0
 	for {
-		if answered > 0 && len(b.pending) < answered && !b.closed {
-			b.awaitRefill(answered)
-		}
-		if b.senders > 1 && len(b.pending) < b.pipelineAt {
-			break // the other sender will take these, in a fuller batch
-		}
 		batch := b.take()
 		if len(batch) == 0 {
 			break
@@ -250,39 +360,34 @@ func (b *Batcher[T]) send() {
 		b.mu.Unlock()
 		b.commit(batch)
 		b.mu.Lock()
-		for _, op := range batch {
-			delete(b.inflight, op.key)
+		b.sent(batch)
+		if !b.worthAnother() {
+			break
 		}
-		answered = len(batch)
 	}
+	b.senderDone()
+	b.mu.Unlock()
+}
+
+// sent releases a committed batch's keys. Called with b.mu held.
+func (b *Batcher[T]) sent(batch []*batchOp) {
+	for _, op := range batch {
+		delete(b.inflight, op.key)
+	}
+}
+
+// senderDone ends a txn's place in flight. Called with b.mu held.
+func (b *Batcher[T]) senderDone() {
 	b.senders--
 	if b.senders == 0 && b.closed {
 		close(b.idle)
 	}
-	b.mu.Unlock()
-}
-
-// awaitRefill waits until n writes are queued, or refillWait passes. Called
-// with b.mu held; releases it while waiting.
-func (b *Batcher[T]) awaitRefill(n int) {
-	b.want = n
-	b.mu.Unlock()
-	t := time.NewTimer(refillWait)
-	select {
-	case <-b.refilled:
-	case <-t.C:
-	}
-	t.Stop()
-	b.mu.Lock()
-	b.want = 0
-	select {
-	case <-b.refilled: // a signal sent after the timer fired
-	default:
-	}
 }
 
 // take removes the next batch from the queue, oldest first: ops whose key is
-// already in a batch stay queued, in order. Called with b.mu held.
+// already in a batch stay queued, in order, and ops whose context ended are
+// withdrawn (an async one here; a caller of Put withdraws its own). Called
+// with b.mu held.
 func (b *Batcher[T]) take() []*batchOp {
 	var batch []*batchOp
 	budget := b.s.o.maxRequestBytes - requestOverhead
@@ -300,6 +405,10 @@ func (b *Batcher[T]) take() []*batchOp {
 			rest = append(rest, b.pending[i:]...)
 			break
 		}
+		if op.async && op.ctx.Err() != nil && op.state.CompareAndSwap(opQueued, opWithdrawn) {
+			b.answer(op, batchResult{err: notSent(op.verb(), op.key, op.ctx)})
+			continue
+		}
 		if !op.state.CompareAndSwap(opQueued, opTaken) {
 			continue // withdrawn by its caller
 		}
@@ -312,45 +421,42 @@ func (b *Batcher[T]) take() []*batchOp {
 	return batch
 }
 
+// answer sets op's result and frees its slot if it has one.
+func (b *Batcher[T]) answer(op *batchOp, r batchResult) {
+	op.answer(r)
+	if op.async {
+		<-b.slots
+	}
+}
+
 // commit sends ops as one txn and answers their callers. If etcd rejects the
 // txn because of some operation in it, the ops are split and the parts sent
 // again (a rejected txn applied nothing, so this is safe) until each culprit
-// fails alone.
+// fails alone. A single op goes out as a plain Put or Delete, which etcd
+// serves for less than a txn.
 func (b *Batcher[T]) commit(ops []*batchOp) {
-	txnOps := make([]clientv3.Op, len(ops))
-	for i, op := range ops {
-		if op.put {
-			var opts []clientv3.OpOption
-			if op.lease != 0 {
-				opts = []clientv3.OpOption{clientv3.WithLease(op.lease)}
-			}
-			txnOps[i] = clientv3.OpPut(op.key, op.data, opts...)
-		} else {
-			txnOps[i] = clientv3.OpDelete(op.key)
-		}
-	}
 	// A client closed while the ops were queued: not sent, not applied.
-	var resp *clientv3.TxnResponse
 	var sent time.Time
 	err := etcderr.ClientClosed(b.s.cli)
+	var revs int64
+	var deleted func(i int) bool
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-		if b.s.o.metrics != nil {
-			sent = time.Now()
-		}
-		resp, err = b.s.cli.Txn(requireLeader(ctx)).Then(txnOps...).Commit()
+		sent = time.Now()
+		revs, deleted, err = b.send1(requireLeader(ctx), ops)
 		cancel()
+		if err == nil {
+			b.mu.Lock()
+			b.lat.observe(time.Since(sent))
+			b.mu.Unlock()
+		}
 	}
 	if err == nil {
 		if m := b.s.o.metrics; m != nil {
 			m.committed(len(ops), sent)
 		}
 		for i, op := range ops {
-			r := batchResult{rev: resp.Header.Revision}
-			if !op.put {
-				r.deleted = resp.Responses[i].GetResponseDeleteRange().GetDeleted() > 0
-			}
-			op.res <- r
+			b.answer(op, batchResult{rev: revs, deleted: !op.put && deleted(i)})
 		}
 		return
 	}
@@ -363,8 +469,51 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 		}
 	}
 	for _, op := range ops {
-		op.res <- batchResult{err: writeErr(op.verb(), op.key, err)}
+		b.answer(op, batchResult{err: writeErr(op.verb(), op.key, err)})
 	}
+}
+
+// send1 sends ops in one request and returns its revision and which deletes
+// removed a key.
+func (b *Batcher[T]) send1(ctx context.Context, ops []*batchOp) (int64, func(int) bool, error) {
+	if len(ops) == 1 {
+		op := ops[0]
+		if !op.put {
+			resp, err := b.s.cli.Delete(ctx, op.key)
+			if err != nil {
+				return 0, nil, err
+			}
+			return resp.Header.Revision, func(int) bool { return resp.Deleted > 0 }, nil
+		}
+		var opts []clientv3.OpOption
+		if op.lease != 0 {
+			opts = []clientv3.OpOption{clientv3.WithLease(op.lease)}
+		}
+		resp, err := b.s.cli.Put(ctx, op.key, op.data, opts...)
+		if err != nil {
+			return 0, nil, err
+		}
+		return resp.Header.Revision, nil, nil
+	}
+	txnOps := make([]clientv3.Op, len(ops))
+	for i, op := range ops {
+		if op.put {
+			var opts []clientv3.OpOption
+			if op.lease != 0 {
+				opts = []clientv3.OpOption{clientv3.WithLease(op.lease)}
+			}
+			txnOps[i] = clientv3.OpPut(op.key, op.data, opts...)
+		} else {
+			txnOps[i] = clientv3.OpDelete(op.key)
+		}
+	}
+	resp, err := b.s.cli.Txn(ctx).Then(txnOps...).Commit()
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.Header.Revision, func(i int) bool {
+		return resp.Responses[i].GetResponseDeleteRange().GetDeleted() > 0
+	}, nil
 }
 
 // split divides a rejected batch: by lease when a lease was missing (the ops

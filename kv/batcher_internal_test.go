@@ -50,12 +50,13 @@ func TestBatcherCommitIsolatesCulprits(t *testing.T) {
 		{key: "hand/none"}, // delete of an absent key
 	}
 	for _, op := range ops {
-		op.res = make(chan batchResult, 1)
+		op.done = make(chan struct{})
 	}
 	b.commit(ops)
 	res := make([]batchResult, len(ops))
 	for i, op := range ops {
-		res[i] = <-op.res
+		<-op.done
+		res[i] = op.res
 	}
 	for _, i := range []int{1, 4, 5} {
 		require.ErrorIs(t, res[i].err, ErrLeaseNotFound, ops[i].key)
@@ -170,4 +171,67 @@ func TestBatcherReportsUnknownOutcomeAndNeverResends(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d writes with unknown outcome were applied", applied, len(errs))
+}
+
+// TestBatcherAsyncWithdrawnAndBounded: an async write whose context ends
+// while queued is withdrawn, never sent, and says so; with the pending
+// bound reached, PutAsync waits and gives up with its context.
+func TestBatcherAsyncWithdrawnAndBounded(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	s, err := New[int](n.Client(), "awd")
+	require.NoError(t, err)
+	b, err := s.Batcher(WithMaxPending(1))
+	require.NoError(t, err)
+	defer b.Close()
+
+	// Pretend "awd/k" is in a txn being sent: a new write of it must queue.
+	b.mu.Lock()
+	b.inflight["awd/k"] = struct{}{}
+	b.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := b.PutAsync(ctx, "k", 1)
+
+	// The one pending slot is taken: a further async write waits for room.
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	_, err = b.PutAsync(short, "other", 2).Wait(context.Background())
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, ErrUnknownOutcome)
+
+	cancel()
+	b.mu.Lock()
+	delete(b.inflight, "awd/k")
+	b.mu.Unlock()
+	// A synchronous write makes a sender go through the queue.
+	_, err = b.Put(context.Background(), "sync", 3)
+	require.NoError(t, err)
+	_, err = f.Wait(context.Background())
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, ErrUnknownOutcome, "a withdrawn write is definitely not applied")
+	_, err = s.Get(context.Background(), "k")
+	require.ErrorIs(t, err, ErrNotFound)
+
+	// Its slot is free again.
+	_, err = b.PutAsync(context.Background(), "other", 2).Wait(context.Background())
+	require.NoError(t, err)
+}
+
+// TestLatencyLimit: the in-flight limit grows to its cap while txns take
+// their unloaded time and shrinks when they take far longer.
+func TestLatencyLimit(t *testing.T) {
+	t.Parallel()
+	l := newLatency(16)
+	for range 200 {
+		l.observe(time.Millisecond)
+	}
+	require.Equal(t, 16, l.limit())
+	for range 200 {
+		l.observe(20 * time.Millisecond)
+	}
+	require.Less(t, l.limit(), 4)
+	for range 2000 {
+		l.observe(20 * time.Millisecond) // the slow level, seen for long, is the new normal
+	}
+	require.Equal(t, 16, l.limit())
 }

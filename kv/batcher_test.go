@@ -243,3 +243,92 @@ func TestBatcherCloseDrainsAndRefusesNewWrites(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrClosed)
 	b.Close()
 }
+
+// TestBatcherPutAsyncKeepsOrderAndAnswersEachFuture: one goroutine queues
+// many writes without waiting; each future gets its own write's revision,
+// and 100 writes of one key apply in the order they were queued, each in a
+// txn of its own.
+func TestBatcherPutAsyncKeepsOrderAndAnswersEachFuture(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	s, err := kv.New[int](n.Client(), "async")
+	require.NoError(t, err)
+	b, err := s.Batcher(kv.WithMaxPending(64))
+	require.NoError(t, err)
+	defer b.Close()
+
+	var distinct, same []*kv.Future
+	for i := range 400 {
+		distinct = append(distinct, b.PutAsync(ctx, fmt.Sprint("k", i), i))
+		if i%4 == 0 {
+			same = append(same, b.PutAsync(ctx, "same", i))
+		}
+	}
+	txns := map[int64]bool{}
+	for i, f := range distinct {
+		rev, err := f.Wait(ctx)
+		require.NoError(t, err)
+		e, err := s.Get(ctx, fmt.Sprint("k", i))
+		require.NoError(t, err)
+		require.Equal(t, i, e.Value)
+		require.Equal(t, rev, e.ModRevision)
+		txns[rev] = true
+	}
+	require.Less(t, len(txns), 200, "queued writes share txns")
+	var last int64
+	for _, f := range same {
+		rev, err := f.Wait(ctx)
+		require.NoError(t, err)
+		require.Greater(t, rev, last, "writes of one key apply in order, never in one txn")
+		last = rev
+	}
+	e, err := s.Get(ctx, "same")
+	require.NoError(t, err)
+	require.Equal(t, 396, e.Value)
+	require.Equal(t, int64(len(same)), e.Version)
+
+	f := b.DeleteAsync(ctx, "same")
+	_, err = f.Wait(ctx)
+	require.NoError(t, err)
+	require.True(t, f.Existed())
+	f = b.DeleteAsync(ctx, "same")
+	_, err = f.Wait(ctx)
+	require.NoError(t, err)
+	require.False(t, f.Existed())
+
+	// Bad input fails the future at once, sending nothing.
+	_, err = b.PutAsync(ctx, "", 1).Wait(ctx)
+	require.ErrorIs(t, err, kv.ErrInvalidKey)
+}
+
+// TestBatcherCloseAnswersQueuedFutures: Close returns only once every
+// accepted async write is answered; later ones fail with ErrClosed.
+func TestBatcherCloseAnswersQueuedFutures(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	s, err := kv.New[int](n.Client(), "asyncclose")
+	require.NoError(t, err)
+	b, err := s.Batcher()
+	require.NoError(t, err)
+	var fs []*kv.Future
+	for i := range 300 {
+		fs = append(fs, b.PutAsync(ctx, fmt.Sprint(i), i))
+	}
+	b.Close()
+	for i, f := range fs {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatalf("future %d not answered after Close", i)
+		}
+		_, err := f.Wait(ctx)
+		require.NoError(t, err)
+	}
+	all, _, err := s.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, len(fs))
+	_, err = b.PutAsync(ctx, "late", 1).Wait(ctx)
+	require.ErrorIs(t, err, kv.ErrClosed)
+}

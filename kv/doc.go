@@ -33,7 +33,8 @@
 //     key.
 //   - The Batcher merges concurrent writes into shared txns (up to 128
 //     operations, etcd's limit), each caller getting its own result, one bad
-//     operation failing alone.
+//     operation failing alone; writes of one key keep their order. PutAsync
+//     returns a Future, so one goroutine can keep many writes in flight.
 //
 // A Store has no goroutines and needs no Close; a Watcher lives until its
 // context ends (or Close); a Batcher has goroutines only while writes are

@@ -279,3 +279,44 @@ func ExampleBatcher() {
 	fmt.Println(len(all), all[42].Key, all[42].Value)
 	// Output: 100 host042 0.42
 }
+
+// PutAsync queues a write and returns a Future at once: one goroutine keeps
+// many writes in flight and collects their results later.
+func ExampleBatcher_PutAsync() {
+	node, err := startNode()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close()
+	ctx := context.Background()
+	events, err := kv.New[string](node.Client(), "events", kv.WithCodec(kv.StringCodec))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	b, err := events.Batcher()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close()
+
+	var futures []*kv.Future
+	for i := range 500 {
+		futures = append(futures, b.PutAsync(ctx, fmt.Sprintf("e%04d", i), "seen"))
+	}
+	failed := 0
+	for _, f := range futures {
+		if _, err := f.Wait(ctx); err != nil {
+			failed++
+		}
+	}
+	all, _, err := events.List(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(all), "written,", failed, "failed")
+	// Output: 500 written, 0 failed
+}

@@ -376,6 +376,8 @@ func TestNewRejectsBadArguments(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrInvalidArgument)
 	_, err = s.Batcher(kv.WithTxnTimeout(0))
 	require.ErrorIs(t, err, kv.ErrInvalidArgument)
+	_, err = s.Batcher(kv.WithMaxPending(0))
+	require.ErrorIs(t, err, kv.ErrInvalidArgument)
 	_, err = s.Watch(context.Background(), kv.FromRevision(-3))
 	require.ErrorIs(t, err, kv.ErrInvalidArgument)
 	_, err = s.Watch(context.Background(), kv.FromRevision(3), kv.WithInitialState())
