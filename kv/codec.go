@@ -3,6 +3,7 @@ package kv
 import (
 	"encoding/json"
 	"fmt"
+	"unsafe"
 )
 
 // A Codec turns values of type T into the bytes stored in etcd and back.
@@ -80,16 +81,26 @@ func encode[T any](c Codec[T], key string, v T) (data []byte, err error) {
 
 // decode runs c.Decode, turning a failure or a panic into an error wrapping
 // ErrCodec that names the key.
-func decode[T any](c Codec[T], key string, data []byte) (v T, err error) {
+//
+// StringCodec values share data's memory instead of copying it: data is
+// always a response of etcd's that kv owns and nobody modifies (StringCodec's
+// own Decode, for other callers, copies).
+func decode[T any, K ~string | ~[]byte](c Codec[T], key K, data []byte) (v T, err error) {
+	if _, ok := any(c).(stringCodec); ok {
+		if p, ok := any(&v).(*string); ok {
+			*p = unsafe.String(unsafe.SliceData(data), len(data))
+			return v, nil
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("kv: decode value of %s (%d bytes): %w: codec panicked: %v", short(key), len(data), ErrCodec, r)
+			err = fmt.Errorf("kv: decode value of %s (%d bytes): %w: codec panicked: %v", short(string(key)), len(data), ErrCodec, r)
 		}
 	}()
 	v, err = c.Decode(data)
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("kv: decode value of %s (%d bytes): %w: %w; was it written with another codec?", short(key), len(data), ErrCodec, err)
+		return zero, fmt.Errorf("kv: decode value of %s (%d bytes): %w: %w; was it written with another codec?", short(string(key)), len(data), ErrCodec, err)
 	}
 	return v, nil
 }

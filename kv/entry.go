@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"unsafe"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -31,7 +32,7 @@ func (s *Store[T]) entry(kv *mvccpb.KeyValue) (Entry[T], error) {
 	if len(kv.Value) == 0 && kv.Version == 0 {
 		return e, nil // a deletion carries no value
 	}
-	v, err := decode(s.codec, string(kv.Key), kv.Value)
+	v, err := decode(s.codec, kv.Key, kv.Value)
 	e.Value = v
 	return e, err
 }
@@ -47,10 +48,12 @@ func (s *Store[T]) meta(kv *mvccpb.KeyValue) Entry[T] {
 	}
 }
 
-// relKey is an etcd key relative to the store's prefix.
+// relKey is an etcd key relative to the store's prefix. It shares full's
+// memory rather than copying it: full is always a key of an etcd response
+// that kv owns and nobody modifies.
 func (s *Store[T]) relKey(full []byte) string {
 	if bytes.HasPrefix(full, []byte(s.prefix)) {
-		return string(full[len(s.prefix):])
+		full = full[len(s.prefix):]
 	}
-	return string(full)
+	return unsafe.String(unsafe.SliceData(full), len(full))
 }

@@ -10,9 +10,9 @@ import (
 )
 
 // List returns every entry of the store, in key order, read at a single
-// revision, which it also returns. It reads in pages (WithPageSize, default
-// 1000 keys), all at the first page's revision, so a prefix of any size
-// stays within message limits and is still one consistent snapshot.
+// revision, which it also returns. It reads in pages of about 2 MiB (or
+// WithPageSize keys), all at the first page's revision, so a prefix of any
+// size stays within message limits and is still one consistent snapshot.
 //
 // With AtRevision it lists the past (ErrCompacted if etcd no longer has it).
 // If values fail to decode, List returns the entries that decoded with an

@@ -8,7 +8,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
-	"github.com/coordkit/coordkit/internal/watchresume"
 )
 
 // Option configures a Store (see New).
@@ -28,7 +27,6 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		maxRequestBytes: MaxRequestBytes,
-		pageSize:        watchresume.DefaultPageSize,
 		updateAttempts:  DefaultUpdateAttempts,
 		updateBackoff:   backoff.Policy{Initial: time.Millisecond, Max: 200 * time.Millisecond},
 	}
@@ -68,8 +66,11 @@ func WithMaxRequestBytes(n int) Option {
 }
 
 // WithPageSize sets how many keys List (and a Watch resync) reads per
-// request; default 1000. Lower it when values are large, so that a page stays
-// well within gRPC message limits.
+// request. By default pages are sized by bytes instead: the first holds
+// 1,000 keys, each later one as many as fit about 2 MiB at the mean size of
+// the keys read so far (half of gRPC's default 4 MiB message limit). Set it
+// when values vary so much in size that a page could reach the limit of
+// the client's MaxCallRecvMsgSize.
 func WithPageSize(n int) Option {
 	return func(o *options) {
 		if n < 1 {

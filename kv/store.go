@@ -162,12 +162,16 @@ func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (Ent
 	}
 	full := s.prefix + key
 	var ops []clientv3.OpOption
-	if ro.rev != 0 {
-		ops = append(ops, clientv3.WithRev(ro.rev))
+	switch {
+	case ro.rev != 0:
+		ops = []clientv3.OpOption{clientv3.WithRev(ro.rev)}
+		if ro.serializable {
+			ops = append(ops, clientv3.WithSerializable())
+		}
+	case ro.serializable:
+		ops = serializableOpts
 	}
-	if ro.serializable {
-		ops = append(ops, clientv3.WithSerializable())
-	} else {
+	if !ro.serializable {
 		ctx = requireLeader(ctx)
 	}
 	resp, err := s.cli.Get(ctx, full, ops...)
@@ -179,6 +183,9 @@ func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (Ent
 	}
 	return s.entry(resp.Kvs[0])
 }
+
+// serializableOpts is shared and never modified (clientv3 only reads it).
+var serializableOpts = []clientv3.OpOption{clientv3.WithSerializable()}
 
 // Create stores v under key only if the key is absent, and returns the
 // revision of the write; a present key gives ErrExists and writes nothing.

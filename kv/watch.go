@@ -144,7 +144,13 @@ func (w *Watcher[T]) Err() error {
 //
 // Watch returns once the starting revision is fixed; it fails only for bad
 // options or if that first read fails. Consume Events promptly: a slow reader
-// makes etcd's client buffer the changes.
+// makes its changes queue in memory.
+//
+// The Watchers of one prefix on one client (without FromRevision or
+// WithInitialState; with and without WithPrevValue apart) share one etcd
+// watch: only the first reads the current revision, a later one starts
+// where the shared watch is, so its first events may include changes
+// committed shortly before Watch was called.
 func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T], error) {
 	var o watchOptions
 	for _, opt := range opts {
@@ -155,6 +161,16 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 	}
 	if o.snapshot && o.rev != 0 {
 		return nil, fmt.Errorf("kv: watch %q: %w: WithInitialState and FromRevision exclude each other", s.prefix, ErrInvalidArgument)
+	}
+	if o.rev == 0 && !o.snapshot {
+		h, sub, err := joinHub(ctx, hubKey{cli: s.cli, prefix: s.prefix, prev: o.prev}, s.o.pageSize, s.o.logger)
+		if err != nil {
+			return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		w := &Watcher[T]{cancel: cancel, events: make(chan Event[T]), done: make(chan struct{})}
+		go s.runWatch(ctx, func() (watchresume.Update, error) { return sub.next(ctx) }, func() { h.leave(sub) }, w, o.prev)
+		return w, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	resumed, resynced := s.o.metrics.hooks()
@@ -168,16 +184,18 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 		return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
 	}
 	w := &Watcher[T]{cancel: cancel, events: make(chan Event[T]), done: make(chan struct{})}
-	go s.runWatch(ctx, st, w, o.prev)
+	go s.runWatch(ctx, st.Next, st.Close, w, o.prev)
 	return w, nil
 }
 
-func (s *Store[T]) runWatch(ctx context.Context, st *watchresume.Stream, w *Watcher[T], prev bool) {
+// runWatch decodes and delivers the Updates next returns until it fails,
+// then calls stop before it closes the Watcher.
+func (s *Store[T]) runWatch(ctx context.Context, next func() (watchresume.Update, error), stop func(), w *Watcher[T], prev bool) {
 	defer close(w.done)
 	defer close(w.events)
-	defer st.Close()
+	defer stop()
 	for {
-		u, err := st.Next()
+		u, err := next()
 		if err != nil {
 			w.mu.Lock()
 			w.err = fmt.Errorf("kv: watch %q ended: %w", s.prefix, err)
@@ -187,7 +205,7 @@ func (s *Store[T]) runWatch(ctx context.Context, st *watchresume.Stream, w *Watc
 		if u.Resync {
 			ev := Event[T]{Type: EventResync, Revision: u.Revision}
 			ev.State, ev.Err = s.entries("watch resync", u.KVs)
-			w.send(ctx, ev) // if ctx ended, Next reports it
+			w.send(ctx, ev) // if ctx ended, next reports it
 			continue
 		}
 		for _, e := range u.Events {

@@ -10,10 +10,16 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// DefaultPageSize is the number of keys List reads per request unless told
-// otherwise: small enough that pages of large values stay far from gRPC's
-// message limits, large enough that a 100,000-key list takes 100 requests.
+// DefaultPageSize is the number of keys of List's first page when no page
+// size is given; later pages are sized to DefaultPageBytes from the size of
+// the keys read so far.
 const DefaultPageSize = 1000
+
+// DefaultPageBytes is the response size List aims its pages at when no page
+// size is given: half of gRPC's default 4 MiB message limit, so a page fits
+// even a client that keeps that default, while 100,000 small keys take a
+// handful of requests rather than a hundred.
+const DefaultPageBytes = 2 << 20
 
 // Range is the key range [Key, End), with End as in clientv3.WithRange:
 // empty for the single key Key, "\x00" for every key from Key on.
@@ -34,12 +40,22 @@ func Prefix(prefix string) Range {
 type ListOptions struct {
 	// Revision to read at; 0 reads the current revision.
 	Revision int64
-	// PageSize is the number of keys per request; 0 means DefaultPageSize.
+	// PageSize is the number of keys per request; 0 sizes pages by bytes
+	// (PageBytes).
 	PageSize int64
+	// PageBytes is, with PageSize 0, the response size pages aim at: the
+	// first page has DefaultPageSize keys, each later one as many keys as
+	// fit PageBytes at the mean size of those read so far. 0 means
+	// DefaultPageBytes.
+	PageBytes int
 	// Serializable reads from the member the client talks to, without a
 	// round of consensus: faster, possibly stale.
 	Serializable bool
 }
+
+// kvOverhead is about what a key-value's revisions, version and lease add
+// to its key and value in a response.
+const kvOverhead = 32
 
 // maxListRestarts bounds how often List starts over because a compaction
 // overtook the revision it had picked itself.
@@ -51,8 +67,8 @@ const maxListRestarts = 3
 // last page, List starts over at a new one. With an explicit revision a
 // compaction is an error (wrapping rpctypes.ErrCompacted).
 func List(ctx context.Context, cli *clientv3.Client, r Range, opts ListOptions) ([]*mvccpb.KeyValue, int64, error) {
-	if opts.PageSize <= 0 {
-		opts.PageSize = DefaultPageSize
+	if opts.PageBytes <= 0 {
+		opts.PageBytes = DefaultPageBytes
 	}
 	for attempt := 0; ; attempt++ {
 		kvs, rev, err := list(ctx, cli, r, opts)
@@ -68,8 +84,12 @@ func list(ctx context.Context, cli *clientv3.Client, r Range, opts ListOptions) 
 	rev := opts.Revision
 	key := r.Key
 	var out []*mvccpb.KeyValue
+	limit, bytes := opts.PageSize, 0 // bytes: of the keys read so far
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
 	for page := 0; ; page++ {
-		ops := []clientv3.OpOption{clientv3.WithLimit(opts.PageSize), clientv3.WithRev(rev)}
+		ops := []clientv3.OpOption{clientv3.WithLimit(limit), clientv3.WithRev(rev)}
 		if r.End != "" {
 			ops = append(ops, clientv3.WithRange(r.End))
 		}
@@ -83,9 +103,20 @@ func list(ctx context.Context, cli *clientv3.Client, r Range, opts ListOptions) 
 		if rev == 0 {
 			rev = resp.Header.Revision
 		}
+		if out == nil {
+			// Count is every key of the range at rev: one allocation.
+			out = make([]*mvccpb.KeyValue, 0, max(int64(len(resp.Kvs)), min(resp.Count, 1<<24)))
+		}
 		out = append(out, resp.Kvs...)
 		if !resp.More || len(resp.Kvs) == 0 || r.End == "" {
 			return out, rev, nil
+		}
+		if opts.PageSize <= 0 {
+			for _, kv := range resp.Kvs {
+				bytes += len(kv.Key) + len(kv.Value) + kvOverhead
+			}
+			mean := max(1, bytes/len(out))
+			limit = int64(max(1, opts.PageBytes/mean))
 		}
 		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}

@@ -32,7 +32,8 @@ type Config struct {
 	Snapshot bool
 	// PrevKV asks etcd for each event's previous key-value.
 	PrevKV bool
-	// PageSize is the List page size for resyncs; 0 means DefaultPageSize.
+	// PageSize is the List page size for resyncs; 0 sizes pages by bytes
+	// (see ListOptions).
 	PageSize int64
 	// Backoff paces re-opening a broken watch; the zero Policy is
 	// 20 ms doubling to 1 s here.

@@ -3,6 +3,7 @@ package watchresume
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,4 +216,28 @@ func TestStreamFromCompactionRevisionIsNoResync(t *testing.T) {
 	require.Len(t, u.Events, 1)
 	require.Equal(t, r2.Header.Revision, u.Revision)
 	require.Equal(t, "2", string(u.Events[0].Kv.Value))
+}
+
+// TestListSizesPagesByBytes: without a page size, pages after the first
+// follow PageBytes, and the keys still come whole and in order.
+func TestListSizesPagesByBytes(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := context.Background()
+	cli := n.Client()
+	const keys = DefaultPageSize + 300
+	for i := range keys {
+		_, err := cli.Put(ctx, fmt.Sprintf("b/%05d", i), strings.Repeat("v", i%50))
+		require.NoError(t, err)
+	}
+	kvs, rev, err := List(ctx, cli, Prefix("b/"), ListOptions{PageBytes: 2000})
+	require.NoError(t, err)
+	require.Len(t, kvs, keys)
+	for i, kv := range kvs {
+		require.Equal(t, fmt.Sprintf("b/%05d", i), string(kv.Key))
+		require.Len(t, kv.Value, i%50)
+	}
+	resp, err := cli.Get(ctx, "b/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	require.NoError(t, err)
+	require.Equal(t, resp.Header.Revision, rev)
 }
