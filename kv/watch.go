@@ -150,7 +150,8 @@ func (w *Watcher[T]) Err() error {
 // WithInitialState; with and without WithPrevValue apart) share one etcd
 // watch: only the first reads the current revision, a later one starts
 // where the shared watch is, so its first events may include changes
-// committed shortly before Watch was called.
+// committed shortly before Watch was called. The shared watch takes its
+// resync page size, logger and metrics from the Store that opened it.
 func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T], error) {
 	var o watchOptions
 	for _, opt := range opts {
@@ -162,8 +163,11 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 	if o.snapshot && o.rev != 0 {
 		return nil, fmt.Errorf("kv: watch %q: %w: WithInitialState and FromRevision exclude each other", s.prefix, ErrInvalidArgument)
 	}
+	resumed, resynced := s.o.metrics.hooks()
 	if o.rev == 0 && !o.snapshot {
-		h, sub, err := joinHub(ctx, hubKey{cli: s.cli, prefix: s.prefix, prev: o.prev}, s.o.pageSize, s.o.logger)
+		h, sub, err := joinHub(ctx, hubKey{cli: s.cli, prefix: s.prefix, prev: o.prev}, watchresume.Config{
+			PageSize: s.o.pageSize, Logger: s.o.logger, OnResume: resumed, OnResync: resynced,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
 		}
@@ -173,7 +177,6 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 		return w, nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	resumed, resynced := s.o.metrics.hooks()
 	st, err := watchresume.Open(ctx, s.cli, watchresume.Config{
 		Range: s.rng, Revision: o.rev, Snapshot: o.snapshot, PrevKV: o.prev,
 		PageSize: s.o.pageSize, Logger: s.o.logger,

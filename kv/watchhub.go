@@ -2,7 +2,6 @@ package kv
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -101,8 +100,9 @@ func (q *hubSub) next(ctx context.Context) (watchresume.Update, error) {
 }
 
 // joinHub subscribes to the shared watch of k, opening it if nobody watches
-// k yet. ctx bounds only the joining.
-func joinHub(ctx context.Context, k hubKey, pageSize int64, log *slog.Logger) (*watchHub, *hubSub, error) {
+// k yet, with cfg's page size, logger and metrics hooks (those of the Store
+// that opens it). ctx bounds only the joining.
+func joinHub(ctx context.Context, k hubKey, cfg watchresume.Config) (*watchHub, *hubSub, error) {
 	for {
 		watchHubs.Lock()
 		h := watchHubs.m[k]
@@ -115,7 +115,7 @@ func joinHub(ctx context.Context, k hubKey, pageSize int64, log *slog.Logger) (*
 		watchHubs.Unlock()
 
 		if creator {
-			h.open(ctx, pageSize, log)
+			h.open(ctx, cfg)
 		} else {
 			select {
 			case <-h.ready:
@@ -149,13 +149,12 @@ func joinHub(ctx context.Context, k hubKey, pageSize int64, log *slog.Logger) (*
 // open fixes the shared watch's starting revision (one read, for the whole
 // hub) and starts it. A failure is left in openErr and the hub leaves the
 // registry.
-func (h *watchHub) open(ctx context.Context, pageSize int64, log *slog.Logger) {
+func (h *watchHub) open(ctx context.Context, cfg watchresume.Config) {
 	defer close(h.ready)
 	hctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel) // the first caller gave up: so does the read
-	st, err := watchresume.Open(hctx, h.key.cli, watchresume.Config{
-		Range: watchresume.Prefix(h.key.prefix), PrevKV: h.key.prev, PageSize: pageSize, Logger: log,
-	})
+	cfg.Range, cfg.PrevKV = watchresume.Prefix(h.key.prefix), h.key.prev
+	st, err := watchresume.Open(hctx, h.key.cli, cfg)
 	if !stop() && err == nil {
 		st.Close()
 		err = context.Cause(ctx)
