@@ -331,10 +331,13 @@ func (b *Batcher[T]) shouldSend() bool {
 }
 
 // share is how many queued writes are worth a further txn: the writes in
-// the system (queued and in flight) spread over the in-flight limit, so that
-// under load txns stay as large as the load allows. Called with b.mu held.
+// the system (queued and in flight) spread over the in-flight limit, but
+// never less than half of them or a quarter of a batch, whichever is less:
+// the server's cost is mostly per txn, so txns stay as large as the load
+// allows. Called with b.mu held.
 func (b *Batcher[T]) share() int {
-	return min(b.maxOps, max(1, (len(b.pending)+len(b.inflight))/b.lat.limit()))
+	depth := len(b.pending) + len(b.inflight)
+	return min(b.maxOps, max(1, depth/b.lat.limit(), min(depth/2, b.maxOps/4)))
 }
 
 // worthAnother says, after a txn, whether its sender should send another

@@ -229,7 +229,7 @@ func TestLatencyLimit(t *testing.T) {
 	for range 200 {
 		l.observe(20 * time.Millisecond)
 	}
-	require.Less(t, l.limit(), 4)
+	require.Equal(t, minInFlight, l.limit(), "down to its floor")
 	for range 2000 {
 		l.observe(20 * time.Millisecond) // the slow level, seen for long, is the new normal
 	}

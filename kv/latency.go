@@ -10,7 +10,7 @@ import (
 // long as unloaded ones, another txn in flight adds throughput, so the limit
 // grows; when latency rises well above its unloaded level, the server is
 // saturated and more txns would only split the same writes into smaller
-// batches, so the limit shrinks in proportion.
+// batches, so the limit shrinks in proportion, down to minInFlight.
 type latency struct {
 	max       float64
 	cur       float64       // current limit, in [1, max]
@@ -50,5 +50,9 @@ func (l *latency) observe(d time.Duration) {
 	// way when a txn arrives makes it wait for the next.
 	gradient := min(1, 2*float64(base)/float64(l.smoothed))
 	next := l.cur*gradient + math.Sqrt(l.cur)
-	l.cur = max(1, min(l.max, l.cur+(next-l.cur)/8))
+	l.cur = max(min(l.max, minInFlight), min(l.max, l.cur+(next-l.cur)/8))
 }
+
+// minInFlight is the least the limit falls to (unless capped lower): one
+// txn being fsynced, one applied, one proposed, one filling.
+const minInFlight = 4
