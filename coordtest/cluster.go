@@ -41,18 +41,7 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	logger := newTestLog(t, o.level)
-	c := &Cluster{t: t}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = c.start(t, n, &o, logger); err == nil || !errors.Is(err, coordkit.ErrPortInUse) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("coordtest: start %d-member cluster: %v", n, err)
-	}
-	t.Cleanup(c.close)
+	c := startCluster(t, n, &o)
 	eps := make([]string, n)
 	for i, m := range c.members {
 		m.link = newLink(t, m.cfg.ClientURLs[0])
@@ -62,8 +51,31 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	return c
 }
 
+// startCluster starts the members of an n-member cluster, without the
+// client Links NewCluster adds, and kills them when the test ends.
+func startCluster(t testing.TB, n int, o *options) *Cluster {
+	t.Helper()
+	logger := newTestLog(t, o.level)
+	c := &Cluster{t: t}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = c.start(t, n, o, logger); err == nil || !errors.Is(err, coordkit.ErrPortInUse) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("coordtest: start %d-member cluster: %v", n, err)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
 func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) error {
-	url := func(addr string) string { return "http://" + addr }
+	scheme := "http"
+	if o.ca != nil {
+		scheme = "https" // mutual TLS on client and peer ports
+	}
+	url := func(addr string) string { return scheme + "://" + addr }
 	initial := map[string]string{}
 	// One JWT key pair for the whole cluster, so a token any member issued
 	// is valid at all of them once a test enables auth.
@@ -95,6 +107,12 @@ func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) er
 		cfg.AdvertisePeerURLs = []string{url(r.addr())}
 		cfg.InitialCluster = initial
 		cfg.JWTPrivateKeyFile, cfg.JWTPublicKeyFile = jwtPriv, jwtPub
+		if o.ca != nil {
+			if cfg.ClientTLS, cfg.PeerTLS, err = memberTLS(o.ca, name); err != nil {
+				r.close()
+				return err
+			}
+		}
 		o.finish(&cfg)
 		c.members[i] = &Member{c: c, index: i, cfg: cfg, relay: r}
 	}

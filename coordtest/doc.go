@@ -22,6 +22,17 @@
 // tests once per binary checks coordkit against each server version
 // (Server.Version, Server.RequireVersion). CI does so for etcd 3.4 and 3.6.
 //
+// With COORDKIT_TEST_SECURE=1 (EnvSecure), every NewServer is instead a
+// 3-member cluster with mutual TLS on client and peer ports, JWT tokens and
+// auth on, and its clients authenticate over mutual TLS as a user whose role
+// is readwrite on the test's own prefix only ("coordtest/<test name>/");
+// their keys, watches and leases are namespaced under it (etcd's
+// client/v3/namespace), so a suite's keys need no change. Each client first
+// checks that a key outside the prefix is refused. Tests that need more
+// (compaction, maintenance, their own clients) declare WithFullAccess and
+// skip in that mode, as NewNode and NewCluster do. CI runs the kv, lease,
+// lock, election and discovery suites so.
+//
 // Raft timing bounds leases: etcd's minimum lease TTL is 1.5 × the election
 // timeout, so leases as short as 1 s are honoured on coordtest members.
 package coordtest

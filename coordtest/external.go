@@ -27,16 +27,32 @@ import (
 // per server version.
 const EnvEtcdBinary = "COORDKIT_ETCD_BINARY"
 
+// EnvSecure names the environment variable that switches client suites
+// to secure mode: set to 1, NewServer starts a 3-member cluster with mutual
+// TLS on its client and peer ports, JWT tokens and auth enabled, and hands
+// the test clients that authenticate as a user whose role covers only a
+// prefix of the test's own, with their keys, watches and leases namespaced
+// under it. NewNode and NewCluster skip their tests, as in external mode,
+// and so do tests that declare WithFullAccess. CI sets it once.
+const EnvSecure = "COORDKIT_TEST_SECURE"
+
 // externalBinary is the etcd executable tests run against, or "" for
-// embedded members. It is the one place EnvEtcdBinary is read.
+// embedded members. It and secureMode are the one place the environment
+// selects a mode.
 func externalBinary() string { return os.Getenv(EnvEtcdBinary) }
 
-// skipIfExternal skips a test that needs embedded members when the suite
-// runs against an external server.
+// secureMode reports whether EnvSecure selects secure mode.
+func secureMode() bool { return os.Getenv(EnvSecure) == "1" }
+
+// skipIfExternal skips a test that needs embedded members of its own when
+// the suite runs against an external server or in secure mode.
 func skipIfExternal(t testing.TB, what string) {
 	t.Helper()
 	if bin := externalBinary(); bin != "" {
 		t.Skipf("coordtest: skipped against the external etcd %s (%s is set): the test uses %s, which starts embedded members for fault injection or in-process access", bin, EnvEtcdBinary, what)
+	}
+	if secureMode() {
+		t.Skipf("coordtest: skipped in secure mode (%s=1): the test uses %s, whose members run without TLS and auth; the ordinary run covers it", EnvSecure, what)
 	}
 }
 

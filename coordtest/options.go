@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/tlsconfig"
 )
 
 // Option adjusts the members NewNode and NewCluster start.
@@ -21,6 +22,8 @@ type options struct {
 	embed          func(*embed.Config)
 	autoCompaction string
 	configure      []func(*coordkit.NodeConfig)
+	ca             *tlsconfig.CA // members serve clients and peers over mutual TLS from it
+	fullAccess     string        // why the test needs the whole keyspace (WithFullAccess)
 }
 
 func defaults() options {
@@ -62,6 +65,16 @@ func WithEmbed(f func(*embed.Config)) Option { return func(o *options) { o.embed
 // not set, such as Auth and ClientUser.
 func WithNodeConfig(f func(*coordkit.NodeConfig)) Option {
 	return func(o *options) { o.configure = append(o.configure, f) }
+}
+
+// WithFullAccess declares that the test needs a client that may do
+// anything on the whole keyspace: compaction, maintenance, member APIs,
+// keys outside any namespace, or etcdctl and other clients it builds itself
+// from Endpoints. It changes nothing in the default and external modes; in
+// secure mode (EnvSecure), whose clients are a least-privileged user
+// confined to a namespace, NewServer skips the test and gives reason.
+func WithFullAccess(reason string) Option {
+	return func(o *options) { o.fullAccess = reason }
 }
 
 // embedConfig applies coordtest's etcd settings, then WithEmbed's: the

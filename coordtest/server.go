@@ -21,9 +21,14 @@ import (
 // so the same test checks coordkit against another server version. Client
 // suites obtain their servers through NewServer; tests that inject faults
 // use NewNode or NewCluster, which skip in external mode.
+//
+// In secure mode (EnvSecure) it is a 3-member cluster with mutual TLS and
+// auth on, and its clients act as a user confined to a prefix of the
+// test's own, with their keys, watches and leases namespaced under it.
 type Server struct {
-	node     *Node    // embedded mode
-	proc     *process // external mode
+	node     *Node         // embedded mode
+	proc     *process      // external mode
+	secure   *secureServer // secure mode
 	client   *clientv3.Client
 	version  string
 	external bool
@@ -34,7 +39,9 @@ type Server struct {
 // set, a fresh etcd process from that binary on free loopback ports with a
 // temporary data directory. Options apply to both; WithEmbed and
 // WithNodeConfig, which only an embedded member understands, skip the test
-// in external mode. It fails the test if the server cannot start.
+// in external mode. In secure mode (EnvSecure) it starts the secured
+// 3-member cluster Server describes, and WithFullAccess skips the test. It
+// fails the test if the server cannot start.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	o := defaults()
@@ -42,14 +49,21 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		opt(&o)
 	}
 	s := &Server{}
-	if bin := externalBinary(); bin != "" {
+	bin := externalBinary()
+	switch {
+	case bin != "" && secureMode():
+		t.Fatalf("coordtest: %s and %s=1 are both set: secure mode runs embedded members only; unset one", EnvEtcdBinary, EnvSecure)
+	case secureMode():
+		s.secure = startSecure(t, &o)
+		s.client = s.secure.client(t)
+	case bin != "":
 		if o.embed != nil || len(o.configure) > 0 {
 			t.Skipf("coordtest: skipped against the external etcd %s (%s is set): the test configures its member with WithEmbed or WithNodeConfig, which need an embedded member", bin, EnvEtcdBinary)
 		}
 		s.proc = startProcess(t, bin, &o)
 		s.external = true
-		s.client = connect(t, s.proc.endpoints)
-	} else {
+		s.client = connect(t, coordkit.ClientConfig{Endpoints: s.proc.endpoints})
+	default:
 		s.node = NewNode(t, opts...)
 		s.client = s.node.Client()
 	}
@@ -65,18 +79,28 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 
 // Client is a client of the server, closed when the test ends: the
 // member's in-process client in embedded mode, a gRPC client from
-// coordkit.Connect in external mode.
+// coordkit.Connect in external mode, and in secure mode such a client over
+// mutual TLS acting as the test's user, namespaced under its prefix.
 func (s *Server) Client() *clientv3.Client { return s.client }
 
 // NewClient returns a new gRPC client of the server from coordkit.Connect,
-// over loopback in either mode, closed when the test ends.
+// over loopback in every mode (in secure mode, as Client is), closed when
+// the test ends.
 func (s *Server) NewClient(t testing.TB) *clientv3.Client {
 	t.Helper()
-	return connect(t, s.Endpoints())
+	if s.secure != nil {
+		return s.secure.client(t)
+	}
+	return connect(t, coordkit.ClientConfig{Endpoints: s.Endpoints()})
 }
 
-// Endpoints are the server's client URLs.
+// Endpoints are the server's client URLs (https ones in secure mode, which
+// need the mode's client certificate and user: a test that dials them
+// itself declares WithFullAccess).
 func (s *Server) Endpoints() []string {
+	if s.secure != nil {
+		return append([]string(nil), s.secure.endpoints...)
+	}
 	if s.external {
 		return append([]string(nil), s.proc.endpoints...)
 	}
@@ -90,6 +114,9 @@ func (s *Server) Version() string { return s.version }
 // External reports whether the server is a separate etcd process rather
 // than an embedded member.
 func (s *Server) External() bool { return s.external }
+
+// Secure reports whether the server runs in secure mode (EnvSecure).
+func (s *Server) Secure() bool { return s.secure != nil }
 
 // RequireVersion skips the test, saying why, when the server's version is
 // older than min ("major.minor", such as "3.5"); why names what the test
@@ -124,14 +151,12 @@ func majorMinor(v string) [2]int {
 
 // connect is coordkit.Connect for a test: the client's logs are kept for a
 // failing test, and the client is closed when the test ends.
-func connect(t testing.TB, endpoints []string) *clientv3.Client {
+func connect(t testing.TB, cfg coordkit.ClientConfig) *clientv3.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cli, err := coordkit.Connect(ctx, coordkit.ClientConfig{
-		Endpoints: endpoints,
-		Logger:    newTestLog(t, slog.LevelWarn),
-	})
+	cfg.Logger = newTestLog(t, slog.LevelWarn)
+	cli, err := coordkit.Connect(ctx, cfg)
 	if err != nil {
 		t.Fatalf("coordtest: %v", err)
 	}
@@ -142,8 +167,11 @@ func connect(t testing.TB, endpoints []string) *clientv3.Client {
 // String names the server for test messages.
 func (s *Server) String() string {
 	kind := "embedded"
-	if s.external {
+	switch {
+	case s.external:
 		kind = "external"
+	case s.secure != nil:
+		kind = "secure 3-member"
 	}
 	return fmt.Sprintf("%s etcd %s at %v", kind, s.version, s.Endpoints())
 }

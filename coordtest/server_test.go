@@ -18,6 +18,7 @@ func TestServerIsEmbeddedByDefault(t *testing.T) {
 	if externalBinary() != "" {
 		t.Skipf("coordtest: skipped: %s is set, so NewServer is external", EnvEtcdBinary)
 	}
+	t.Setenv(EnvSecure, "")
 	s := NewServer(t)
 	require.False(t, s.External())
 	require.Equal(t, "3.7.3", s.Version())
@@ -34,6 +35,7 @@ func TestServerRunsTheExternalBinaryAndNewNodeSkips(t *testing.T) {
 		}
 		t.Setenv(EnvEtcdBinary, bin)
 	}
+	t.Setenv(EnvSecure, "")
 	want, err := binaryVersion(bin)
 	require.NoError(t, err)
 
