@@ -91,7 +91,7 @@ func TestEtcdRestart(t *testing.T) {
 // not hidden: both say ErrClientClosed, and their loops end.
 func TestClientClosedUnderfoot(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("dials Endpoints itself"))
 	cli, err := clientv3.New(clientv3.Config{Endpoints: n.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	require.NoError(t, err)
 	reg := register(t, cli, discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}, discovery.WithTTL(time.Second))

@@ -80,7 +80,7 @@ func TestInteropWithEtcdctl(t *testing.T) {
 	if err != nil {
 		t.Skip("etcdctl not installed (Debian package etcd-client)")
 	}
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("runs etcdctl against Endpoints"))
 	ctx := context.Background()
 	etcdctl := func(args ...string) (*exec.Cmd, <-chan string) {
 		cmd := exec.Command(path, append([]string{"--endpoints=" + n.Endpoints()[0]}, args...)...)

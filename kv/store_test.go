@@ -241,7 +241,7 @@ func TestCreateDeleteCompareAndSwapCompareAndDelete(t *testing.T) {
 
 func TestListIsPagedAtOneRevision(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("compacts the history"))
 	ctx := ctxT(t)
 	// Page size 7 forces many pages; writes after the first page must not show.
 	s, err := kv.New[int](n.Client(), "list", kv.WithPageSize(7))
@@ -301,7 +301,7 @@ func TestList100kKeys(t *testing.T) {
 		t.Skip("writes 100,000 keys")
 	}
 	t.Parallel()
-	n := coordtest.NewServer(t, coordtest.WithQuota(1<<30))
+	n := coordtest.NewServer(t, coordtest.WithQuota(1<<30), coordtest.WithFullAccess("dials Endpoints itself, with a larger message size limit"))
 	// A hang guard, not a timing bound: 100,000 writes take over 20 s under
 	// -race beside the package's other tests on 2 cores.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -118,7 +118,7 @@ func TestWatchInitialStateThenChanges(t *testing.T) {
 
 func TestWatchFromCompactedRevisionResyncs(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("compacts the history"))
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "cmp")
 	require.NoError(t, err)
@@ -154,7 +154,7 @@ func TestWatchFromCompactedRevisionResyncs(t *testing.T) {
 
 func TestWatchEndsOnlyWithItsContextOrClient(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("dials Endpoints itself"))
 	ctx := ctxT(t)
 	s, err := kv.New[int](n.Client(), "end")
 	require.NoError(t, err)
@@ -575,7 +575,7 @@ func (r *recorder) count(substr string) int {
 // did not exist.
 func TestWatchPrevValueCompactedIsUnknownNotAbsent(t *testing.T) {
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("compacts the history"))
 	n.RequireVersion(t, "3.6", "etcd-io/etcd#18089: older servers, 3.4.23 among them, drop a deletion at the compaction revision from a watch that starts there; fixed by etcd-io/etcd#18274, backported to late 3.4 and 3.5 patch releases")
 	ctx := ctxT(t)
 	cli := n.Client()

@@ -81,7 +81,7 @@ func TestInteropWithEtcdctl(t *testing.T) {
 		t.Skip("etcdctl not installed")
 	}
 	t.Parallel()
-	n := coordtest.NewServer(t)
+	n := coordtest.NewServer(t, coordtest.WithFullAccess("runs etcdctl against Endpoints"))
 	cli := n.Client()
 	ctx := ctxFor(t)
 	ours := newMutex(t, cli, "ctl-lock")
