@@ -77,6 +77,7 @@ func TestCampaignCancelWithdraws(t *testing.T) {
 	c := recv(t, cc)
 	require.NoError(t, c.err)
 	require.Equal(t, "c", c.term.Value())
+	require.NoError(t, c.term.Resign(ctx))
 }
 
 // With WithLease, campaigns share the caller's lease and never end it; a
