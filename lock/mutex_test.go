@@ -403,3 +403,36 @@ func TestUnlockIsReportedAsReleasedNotLost(t *testing.T) {
 		require.ErrorIs(t, context.Cause(h.Context()), lock.ErrReleased, "iteration %d", i)
 	}
 }
+
+// A Lock cancelled while its enqueue's answer is still on the way (the key
+// is written, the caller has not heard so) deletes its waiter key before it
+// returns, rather than leaving it queued until the handle's next Lock or
+// Close, where it would block every other waiter once at the front.
+func TestLockCancelledWhileEnqueueAnswerIsInFlightLeavesNoKey(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.Client()
+	ctx := ctxFor(t)
+	a := newMutex(t, cli, "inflight")
+	ha, err := a.Lock(ctx)
+	require.NoError(t, err)
+	link := n.NewLink(t)
+	b := newMutex(t, link.Client(), "inflight")
+	_, err = b.TryLock(ctx) // grants b's lease before the link slows down
+	require.ErrorIs(t, err, lock.ErrLocked)
+
+	link.Delay(300*time.Millisecond, 0)
+	wctx, cancel := context.WithCancel(ctx)
+	ch := async(func() (*lock.Held, error) { return b.Lock(wctx) })
+	waitKeys(t, cli, "inflight/", 2) // written; its answer is still delayed
+	cancel()
+	r := await(t, ch)
+	require.ErrorIs(t, r.err, context.Canceled)
+	require.Equal(t, []string{ha.Key()}, keysUnder(t, cli, "inflight/"), "the waiter key is gone when Lock returns")
+	link.Undelay()
+
+	require.NoError(t, ha.Unlock(ctx))
+	hb, err := b.Lock(ctx)
+	require.NoError(t, err)
+	require.NoError(t, hb.Unlock(ctx))
+}

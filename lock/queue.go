@@ -148,7 +148,15 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	}
 	// The key may have been created: owe its deletion, identified by the
 	// nonce, rather than retry a write whose outcome is unknown.
-	q.s.owe(fence{key: key, nonce: nonce})
+	f := fence{key: key, nonce: nonce}
+	if ctx.Err() != nil {
+		// The caller gave up while the answer was on its way: the key is
+		// most likely queued, where it would block every other waiter once
+		// at the front. Delete it now; it stays owed too, in case the
+		// write is applied after this deletion.
+		q.abandon(ctx, l, f)
+	}
+	q.s.owe(f)
 	return nil, fmt.Errorf("lock %q: enqueue %s: %w", q.s.name, key, etcderr.WrapNoSpace(err))
 }
 
