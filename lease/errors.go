@@ -21,11 +21,13 @@ var (
 	ErrDeadlinePassed = errors.New("lease: keep-alive deadline passed")
 
 	// ErrClientStopped means the client the lease is renewed through can
-	// send nothing more: it is the in-process client (Node.Client) of an
-	// embedded member that has stopped. No renewal can reach etcd, which
-	// expires the lease within its TTL, so whatever it guards must be
-	// treated as lost now. Keep leases through a running member's client.
-	ErrClientStopped = errors.New("lease: client's etcd member stopped, no renewal possible")
+	// send nothing more: it was closed, or it is the in-process client
+	// (Node.Client) of an embedded member that has stopped. No renewal can
+	// reach etcd, which expires the lease within its TTL, so whatever it
+	// guards must be treated as lost now. Keep leases through an open
+	// client (of a running member), and close what holds them before the
+	// client.
+	ErrClientStopped = errors.New("lease: client closed or its etcd member stopped, no renewal possible")
 
 	// ErrClosed means the Lease handle was closed; the lease itself lives on
 	// in etcd until its TTL runs out.

@@ -18,8 +18,9 @@ import (
 // until the deadline of the last successful one, counted from when that one
 // was sent; if none succeeds by then, Done closes with ErrDeadlinePassed. If
 // etcd answers that the lease does not exist, Done closes with ErrExpired;
-// if the client can send nothing more (an embedded node's in-process client
-// whose node stopped), Done closes at once with ErrClientStopped.
+// if the client can send nothing more (it was closed, or it is an embedded
+// node's in-process client whose node stopped), Done closes at once with
+// ErrClientStopped.
 // If ctx ends first, Done closes with an error wrapping ctx.Err().
 func (l *Lease) KeepAlive(ctx context.Context) {
 	l.mu.Lock()
@@ -56,6 +57,12 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			}
 			l.lose(fmt.Errorf("lease %x: keep-alive stopped: %w", int64(l.id), context.Cause(ctx)))
 			return
+		case <-l.cli.Ctx().Done():
+			// A closed client sends nothing: say so now, rather than
+			// retrying "connection is closing" until the deadline.
+			wait.Stop()
+			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
+			return
 		case <-wait.C:
 		}
 		if !time.Now().Before(deadline) {
@@ -82,6 +89,9 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			return
 		case errors.Is(err, etcderr.ErrClientStopped):
 			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, err))
+			return
+		case etcderr.ClientClosed(l.cli) != nil:
+			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
 			return
 		case ctx.Err() != nil:
 			// handled at the top of the loop

@@ -194,3 +194,20 @@ func TestFailedRevokeStillReportsLoss(t *testing.T) {
 	_, err = l.TimeToLive(ctx, false)
 	require.ErrorIs(t, err, lease.ErrExpired)
 }
+
+// A lease kept alive through a client that is then closed is lost at once,
+// with ErrClientStopped, rather than retrying "connection is closing" until
+// its deadline: the loop ends with the client.
+func TestKeepAliveEndsWhenItsClientCloses(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	ctx := context.Background()
+	cli := n.NewClient(t)
+	l, err := lease.Grant(ctx, cli, 30*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	require.NoError(t, cli.Close())
+	waitDone(t, l, 10*time.Second) // well before the 30 s deadline
+	require.ErrorIs(t, l.Err(), lease.ErrClientStopped)
+}

@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/watchresume"
 	"github.com/coordkit/coordkit/lease"
 )
@@ -148,6 +149,9 @@ func watch(ctx context.Context, cli *clientv3.Client, key string, createRev int6
 			case <-l.Done():
 				return l.Err()
 			default:
+			}
+			if err := etcderr.ClientClosed(cli); err != nil {
+				return err // nothing can be checked any more: the key is not known to be ours
 			}
 			if err := retry.Wait(ctx); err != nil {
 				return context.Cause(ctx)
