@@ -72,6 +72,12 @@ func waitState(t testing.TB, reg *discovery.Registration, want discovery.State) 
 func waitFor(t testing.TB, w *discovery.Watcher, what string, cond func(discovery.Snapshot) bool) discovery.Snapshot {
 	t.Helper()
 	timeout := time.After(wait)
+	// Changes fires when the instances or the staleness change, not when
+	// only the snapshot's revision moves on (an identical re-registration,
+	// a progress notification), so conditions are also looked at again
+	// every few milliseconds.
+	recheck := time.NewTicker(20 * time.Millisecond)
+	defer recheck.Stop()
 	for {
 		if s := w.Snapshot(); cond(s) {
 			return s
@@ -79,6 +85,7 @@ func waitFor(t testing.TB, w *discovery.Watcher, what string, cond func(discover
 		select {
 		case _, ok := <-w.Changes():
 			require.True(t, ok, "watcher closed while waiting for %s", what)
+		case <-recheck.C:
 		case <-timeout:
 			t.Fatalf("watcher of %s: not %s within %v; has %v (stale: %v)", w.Service(), what, wait, ids(w.Instances()), w.Err())
 		}
