@@ -45,7 +45,7 @@ var errClientRefused = fmt.Errorf("%w: Node.Client() sends nothing once its node
 type clientGate struct {
 	stopped atomic.Bool
 	ctx     context.Context // cancelled when the node stops: ends streams
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	client  *clientv3.Client
 	once    sync.Once
 }
@@ -55,8 +55,10 @@ type clientGate struct {
 // (nodeauth.go): the authentication layer wraps the gated services.
 func newNodeClient(s *etcdserver.EtcdServer, user, password string) (*clientv3.Client, *clientGate) {
 	g := &clientGate{}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
-	c := clientv3.NewCtxClient(context.Background(), clientv3.WithZapLogger(s.Logger()))
+	g.ctx, g.cancel = context.WithCancelCause(context.Background())
+	// The client's own context derives from the gate's, so that once the
+	// node stops, context.Cause of cli.Ctx() says so (etcderr.ClientClosed).
+	c := clientv3.NewCtxClient(g.ctx, clientv3.WithZapLogger(s.Logger()))
 	g.client = c
 
 	svc := inProcessClients{
@@ -79,7 +81,7 @@ func newNodeClient(s *etcdserver.EtcdServer, user, password string) (*clientv3.C
 func (g *clientGate) stop() {
 	g.once.Do(func() {
 		g.stopped.Store(true)
-		g.cancel()
+		g.cancel(errClientRefused) // before Close, so the client's context has this cause
 		g.client.Close()
 	})
 }

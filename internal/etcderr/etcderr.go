@@ -11,6 +11,7 @@
 package etcderr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -31,11 +32,19 @@ var ErrClientClosed = errors.New("etcd client closed, request not sent")
 // applied (Rejected), where gRPC's own error for a closed client ("the
 // client connection is closing") cannot be told from a write cut off in
 // flight.
+//
+// A client whose context was cancelled with a cause of its own (an embedded
+// node's in-process client once the node stopped) says why: the error also
+// wraps that cause.
 func ClientClosed(cli *clientv3.Client) error {
-	if cli.Ctx().Err() != nil {
-		return fmt.Errorf("%w: use an open client (close users of a client before the client)", ErrClientClosed)
+	ctx := cli.Ctx()
+	if ctx.Err() == nil {
+		return nil
 	}
-	return nil
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("%w: %w", ErrClientClosed, cause)
+	}
+	return fmt.Errorf("%w: use an open client (close users of a client before the client)", ErrClientClosed)
 }
 
 // rejectedByOp are rejections caused by one operation of a request (in a

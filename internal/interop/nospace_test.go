@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -123,11 +124,13 @@ func TestNoSpaceRecoveredAcrossACluster(t *testing.T) {
 		_, err = store.Put(ctx, "big", big)
 	}
 	require.ErrorIs(t, err, ops.ErrNoSpace)
-	for _, m := range c.Members() { // every member refuses writes
+	for _, m := range c.Members() { // every member refuses writes, once it has applied the alarm
 		s, err := kv.New[string](m.Client(), "other", kv.WithCodec(kv.StringCodec))
 		require.NoError(t, err)
-		_, err = s.Put(ctx, "k", "v")
-		require.ErrorIs(t, err, ops.ErrNoSpace, "%s", m)
+		require.Eventually(t, func() bool {
+			_, err = s.Put(ctx, "k", "v")
+			return errors.Is(err, ops.ErrNoSpace)
+		}, 10*time.Second, 10*time.Millisecond, "%s: last error %v", m, err)
 	}
 
 	got, err := ops.RecoverNoSpace(ctx, cli)
