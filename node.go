@@ -61,11 +61,19 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 			return n, nil
 		}
 		lastErr = err
-		if !errors.Is(err, errRetryPorts) {
+		if !errors.Is(err, errRetryPorts) && !joinRaced(&cfg, err) {
 			return nil, err
 		}
 	}
 	return nil, lastErr
+}
+
+// joinRaced says whether a join failed only because the peer etcd asked for
+// the cluster's members had not yet applied this member's addition (etcd:
+// "member count is unequal"). The addition was undone, so joining again is
+// safe.
+func joinRaced(cfg *NodeConfig, err error) bool {
+	return cfg.Join != nil && strings.Contains(err.Error(), "member count is unequal")
 }
 
 // errRetryPorts marks a bind failure on a port coordkit chose itself.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -58,7 +59,7 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 		out.Defragmented = append(out.Defragmented, "")
 	}
 	for _, ep := range endpoints {
-		if _, err := cli.Defragment(ctx, ep); err != nil {
+		if err := defragment(ctx, cli, ep); err != nil {
 			return out, fmt.Errorf("ops: recover from NOSPACE: defragment %q: %w", ep, err)
 		}
 		out.Defragmented = append(out.Defragmented, ep)
@@ -109,4 +110,28 @@ func Alarms(ctx context.Context, cli *clientv3.Client) (map[uint64][]string, err
 		out[a.MemberID] = append(out[a.MemberID], a.Alarm.String())
 	}
 	return out, nil
+}
+
+// defragment defragments the member at ep, again while that leaves much
+// free space behind: another member applies the compaction, and frees its
+// pages, only when raft brings it there, which can be after a first
+// defragmentation.
+func defragment(ctx context.Context, cli *clientv3.Client, ep string) error {
+	for attempt := 0; ; attempt++ {
+		if _, err := cli.Defragment(ctx, ep); err != nil {
+			return err
+		}
+		st, err := cli.Status(ctx, ep)
+		if err != nil {
+			return err
+		}
+		if attempt == 4 || st.DbSizeInUse == 0 || st.DbSize-st.DbSizeInUse <= st.DbSize/4 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
