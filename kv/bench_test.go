@@ -133,39 +133,7 @@ func BenchmarkPut(b *testing.B) {
 	})
 	rawKeys := benchKeys(8, "rawtxn/")
 	b.Run("reference/raw-txn64-8goroutines-inprocess", func(b *testing.B) {
-		// b.N counts puts; each txn carries 64 of them.
-		txns := (b.N + 63) / 64
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errc := make(chan error, 8)
-		b.ResetTimer()
-		for w := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ops := make([]clientv3.Op, 64)
-				for {
-					t := int(next.Add(1) - 1)
-					if t >= txns {
-						return
-					}
-					for j := range ops {
-						ops[j] = clientv3.OpPut(rawKeys[w][(t*64+j)%benchKeysPerWriter], benchValue)
-					}
-					if _, err := inproc.Txn(ctx).Then(ops...).Commit(); err != nil {
-						errc <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		b.StopTimer()
-		close(errc)
-		for err := range errc {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(txns*64)/b.Elapsed().Seconds(), "ops/s")
+		rawTxns(b, inproc, rawKeys) // b.N counts puts; each txn carries 64
 	})
 }
 
