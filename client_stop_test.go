@@ -48,7 +48,7 @@ func holdThrough(t *testing.T, cli *clientv3.Client, who string) holdings {
 	t.Cleanup(func() { closeQuietly(m.Close) })
 	h.held, err = m.Lock(ctx)
 	require.NoError(t, err)
-	_ = h.held.Lost() // starts the loss guard
+	_ = h.held.Done() // starts the loss guard
 
 	e, err := election.New(cli, "runner", election.WithTTL(stopTTL))
 	require.NoError(t, err)
@@ -151,7 +151,7 @@ func TestStoppedMemberEndsEverythingHeldThroughItsClient(t *testing.T) {
 
 			// The holder's side.
 			for what, done := range map[string]<-chan struct{}{
-				"lease": h.lease.Done(), "lock": h.held.Lost(), "term": h.term.Done(),
+				"lease": h.lease.Done(), "lock": h.held.Done(), "term": h.term.Done(),
 			} {
 				select {
 				case <-done:
@@ -171,7 +171,7 @@ func TestStoppedMemberEndsEverythingHeldThroughItsClient(t *testing.T) {
 				return err == nil && ttl.TTL == -1
 			}, ends, 20*time.Millisecond, "the cluster keeps the stopped replica's lease")
 			for what, id := range map[string]clientv3.LeaseID{
-				"lock": h.held.Lease().ID(), "term": h.term.Lease(), "registration": h.reg.Lease(),
+				"lock": h.held.Lease().ID(), "term": h.term.Lease().ID(), "registration": h.reg.Lease(),
 			} {
 				require.Eventually(t, func() bool {
 					ttl, err := ocli.TimeToLive(ctx, id)

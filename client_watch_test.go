@@ -186,7 +186,7 @@ func TestRecipesWorkAfterCancellationStorm(t *testing.T) {
 		defer closeQuietly(m2.Close)
 		h1, err := m1.Lock(ctx)
 		require.NoError(t, err)
-		_ = h1.Lost()
+		_ = h1.Done()
 		got := make(chan error, 1)
 		go func() {
 			h2, err := m2.Lock(ctx)

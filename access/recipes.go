@@ -26,7 +26,7 @@ func KV(prefix string, p Perm) []Permission {
 }
 
 // Lock returns the permissions for lock.NewMutex, lock.NewRWMutex,
-// lock.NewSemaphore and lock.Do on name: read and write under name + "/"
+// lock.NewSemaphore and lock.Run on name: read and write under name + "/"
 // (contender keys name/<lease>, RWMutex's name/read/ and name/write/,
 // Semaphore's name/holders/ and name/limit). `etcdctl lock name` needs the
 // same.

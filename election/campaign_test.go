@@ -28,7 +28,7 @@ func TestCampaignLeaseRevokedWhileWaiting(t *testing.T) {
 	require.NoError(t, a.Resign(ctx))
 
 	r := recv(t, bc)
-	require.ErrorIs(t, r.err, election.ErrCandidacyLost)
+	require.ErrorIs(t, r.err, election.ErrLeaseLost)
 	require.Nil(t, r.term)
 	_, err = e.Leader(ctx)
 	require.ErrorIs(t, err, election.ErrNoLeader)
@@ -48,7 +48,7 @@ func TestCampaignKeyDeletedWhileWaiting(t *testing.T) {
 	require.NoError(t, err)
 
 	r := recv(t, bc)
-	require.ErrorIs(t, r.err, election.ErrCandidacyLost)
+	require.ErrorIs(t, r.err, election.ErrLeaseLost)
 	require.Nil(t, r.term)
 	_, err = lease.TimeToLive(ctx, cli, leaseOf(t, keys[1]), false)
 	require.ErrorIs(t, err, lease.ErrExpired, "the withdrawn campaign revoked its lease")
@@ -94,7 +94,7 @@ func TestSharedLease(t *testing.T) {
 	other := newElection(t, cli, "other", election.WithLease(l))
 
 	a := campaign(t, e, "a")
-	require.Equal(t, l.ID(), a.Lease())
+	require.Equal(t, l.ID(), a.Lease().ID())
 	o := campaign(t, other, "o") // one lease, two elections
 	_, err = e.Campaign(ctx, "dup")
 	require.ErrorIs(t, err, election.ErrDuplicateCandidate)
@@ -111,9 +111,9 @@ func TestSharedLease(t *testing.T) {
 	require.NoError(t, l.Revoke(ctx))
 	for _, term := range []*election.Term{a, o} {
 		recv(t, term.Done())
-		require.ErrorIs(t, term.Err(), election.ErrLeadershipLost)
+		require.ErrorIs(t, term.Err(), election.ErrLost)
 	}
 	_, err = e.Campaign(ctx, "after")
-	require.ErrorIs(t, err, election.ErrCandidacyLost)
+	require.ErrorIs(t, err, election.ErrLeaseLost)
 	require.ErrorIs(t, err, lease.ErrRevoked)
 }

@@ -23,7 +23,7 @@ import (
 // Context is still live, and that Revs strictly increase. It also records
 // every term as a hold, from its election to the earlier of its Resign and
 // the end of its Context (safety.Holds: no two live at once), and leaders
-// increment a counter in external storage with their Rev as fencing token
+// increment a counter in external storage with their Token as fencing token
 // (safety.Store: no write from a superseded leader).
 type history struct {
 	mu         sync.Mutex
@@ -47,14 +47,14 @@ func (h *history) elected(who string, term *election.Term) {
 	for _, other := range h.live {
 		if other.Context().Err() == nil {
 			live = append(live, other)
-			h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d while rev %d still leads", who, term.Rev(), other.Rev()))
+			h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d while rev %d still leads", who, term.Token(), other.Token()))
 		}
 	}
 	h.live = append(live, term)
-	if n := len(h.revs); n > 0 && term.Rev() <= h.revs[n-1] {
-		h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d after rev %d", who, term.Rev(), h.revs[n-1]))
+	if n := len(h.revs); n > 0 && term.Token() <= h.revs[n-1] {
+		h.violations = append(h.violations, fmt.Sprintf("%s elected with rev %d after rev %d", who, term.Token(), h.revs[n-1]))
 	}
-	h.revs = append(h.revs, term.Rev())
+	h.revs = append(h.revs, term.Token())
 	select {
 	case h.progress <- struct{}{}:
 	default:
@@ -96,8 +96,8 @@ func (h *history) hold(ctx context.Context, who string, term *election.Term) {
 		case <-ctx.Done():
 			done = true
 		case <-tick.C:
-			if v, err := h.store.Read(term.Rev()); err == nil {
-				_ = h.store.Increment(who, term.Rev(), v) // refused if superseded
+			if v, err := h.store.Read(term.Token()); err == nil {
+				_ = h.store.Increment(who, term.Token(), v) // refused if superseded
 			}
 			done = h.churn.Load()
 		}
@@ -108,7 +108,7 @@ func (h *history) hold(ctx context.Context, who string, term *election.Term) {
 			end = at
 		}
 	}
-	h.holds.Add(safety.Hold{Who: who, Token: term.Rev(), Exclusive: true, Start: start, End: end})
+	h.holds.Add(safety.Hold{Who: who, Token: term.Token(), Exclusive: true, Start: start, End: end})
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	_ = term.Resign(rctx)
@@ -221,7 +221,7 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 			h.waitElections(t, n+1, "leader's member killed")
 			m.Restart()
 		}
-		require.ErrorIs(t, term.Err(), election.ErrLeadershipLost)
+		require.ErrorIs(t, term.Err(), election.ErrLost)
 		faults++
 	}
 	h.churn.Store(true)
@@ -239,7 +239,7 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 
 // The negative control: a leader is cut off past its TTL, another is
 // elected and writes, then the old one resumes and writes with its old
-// Rev. A broken leader that ignores its term's end, writing to storage
+// Token. A broken leader that ignores its term's end, writing to storage
 // that ignores tokens, must be caught twice (two live terms, and a lost
 // update); the real one stops leading in time and is refused by the fenced
 // storage.
@@ -257,7 +257,7 @@ func TestChaosNegativeControl(t *testing.T) {
 			aStart := time.Now()
 			lostAt := make(chan time.Time, 1)
 			context.AfterFunc(a.Context(), func() { lostAt <- time.Now() })
-			aRead, err := store.Read(a.Rev())
+			aRead, err := store.Read(a.Token())
 			require.NoError(t, err)
 			// Cut a off, with b campaigning meanwhile: b must not be
 			// elected before a is told its term ended.
@@ -280,18 +280,18 @@ func TestChaosNegativeControl(t *testing.T) {
 			require.NoError(t, be.err)
 			b, bStart := be.term, be.at
 			t.Cleanup(func() { _ = b.Resign(context.Background()) })
-			v, err := store.Read(b.Rev())
+			v, err := store.Read(b.Token())
 			require.NoError(t, err)
-			require.NoError(t, store.Increment("b", b.Rev(), v))
+			require.NoError(t, store.Increment("b", b.Token(), v))
 			link.Unblackhole()
-			_ = store.Increment("a", a.Rev(), aRead) // refused when fenced
+			_ = store.Increment("a", a.Token(), aRead) // refused when fenced
 
 			aEnd := aLost
 			if broken {
 				aEnd = time.Now() // it never noticed
 			}
-			holds.Add(safety.Hold{Who: "a", Token: a.Rev(), Exclusive: true, Start: aStart, End: aEnd})
-			holds.Add(safety.Hold{Who: "b", Token: b.Rev(), Exclusive: true, Start: bStart, End: time.Now()})
+			holds.Add(safety.Hold{Who: "a", Token: a.Token(), Exclusive: true, Start: aStart, End: aEnd})
+			holds.Add(safety.Hold{Who: "b", Token: b.Token(), Exclusive: true, Start: bStart, End: time.Now()})
 			violations := append(holds.Check(1), store.Check()...)
 			if !broken {
 				require.Empty(t, violations)

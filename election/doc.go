@@ -6,7 +6,7 @@
 // deleted, its lease expired or revoked, or no keep-alive confirmed before
 // the lease's deadline (counted from when the keep-alive was sent, so the
 // signal comes no later than etcd can expire the lease) — and Term.Err says
-// why. Term.Rev is a fencing token that grows with every term. Run wraps
+// why. Term.Token is a fencing token that grows with every term. Run wraps
 // this into a supervised loop that re-campaigns after every loss until its
 // context ends. Anyone can ask who leads (Election.Leader) or follow every
 // change (Election.Observe).
@@ -14,10 +14,10 @@
 // Guarantees:
 //
 //   - Campaign never returns a Term whose lease or key is gone: losing either
-//     while waiting makes it return ErrCandidacyLost, and both are checked
+//     while waiting makes it return ErrLeaseLost, and both are checked
 //     again just before it returns.
-//   - Terms' Revs strictly increase: a term elected after another has a
-//     larger Rev.
+//   - Terms' Tokens strictly increase: a term elected after another has a
+//     larger Token.
 //   - Resign first ends the term's Context, then deletes the key fenced on
 //     the term's revision; it is idempotent and can be retried after an
 //     error.

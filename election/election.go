@@ -46,18 +46,23 @@ type Election struct {
 // of an election "a/b", so do not name one election a path prefix of
 // another.
 func New(cli *clientv3.Client, name string, opts ...Option) (*Election, error) {
+	return newElection("new", cli, name, opts)
+}
+
+// newElection is New, its errors naming op.
+func newElection(op string, cli *clientv3.Client, name string, opts []Option) (*Election, error) {
+	if len(name)+requestOverhead > maxRequestBytes {
+		return nil, fmt.Errorf("election: %s: %w: %d bytes; a name must leave room for the value in etcd's 1.5 MiB request limit", op, ErrInvalidName, len(name))
+	}
 	if cli == nil {
-		return nil, fmt.Errorf("%w: nil *clientv3.Client; pass a connected client (coordkit.Connect or Node.Client)", ErrInvalidOption)
+		return nil, errorf(op, name, "%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 	}
 	o, err := buildOptions(opts)
 	if err != nil {
-		return nil, err
+		return nil, errorf(op, name, "%w", err)
 	}
 	if name == "" {
-		return nil, fmt.Errorf("%w: empty name; candidates' keys live under name + \"/\", as with `etcdctl elect NAME`", ErrInvalidName)
-	}
-	if len(name)+requestOverhead > maxRequestBytes {
-		return nil, fmt.Errorf("%w: %d bytes; a name must leave room for the value in etcd's 1.5 MiB request limit", ErrInvalidName, len(name))
+		return nil, errorf(op, name, "%w: empty name; candidates' keys live under name + \"/\", as with `etcdctl elect NAME`", ErrInvalidName)
 	}
 	return &Election{cli: cli, name: name, prefix: name + "/", opts: o}, nil
 }
@@ -66,11 +71,11 @@ func New(cli *clientv3.Client, name string, opts ...Option) (*Election, error) {
 func (e *Election) Name() string { return e.name }
 
 // checkValue rejects values that cannot be sent with the candidate key.
-func (e *Election) checkValue(value string) error {
+func (e *Election) checkValue(op, value string) error {
 	// The key is the prefix plus at most 16 hex digits.
 	if size := len(e.prefix) + 16 + len(value) + requestOverhead; size > maxRequestBytes {
-		return fmt.Errorf("%w: %d bytes in election %q; key and value must fit in etcd's 1.5 MiB request limit, so store large data elsewhere and put a reference in the value",
-			ErrValueTooLarge, len(value), e.name)
+		return errorf(op, e.name, "%w: %d bytes; key and value must fit in etcd's 1.5 MiB request limit, so store large data elsewhere and put a reference in the value",
+			ErrValueTooLarge, len(value))
 	}
 	return nil
 }
@@ -86,13 +91,13 @@ func (e *Election) candidateKey(id clientv3.LeaseID) string {
 // keeps it alive; the lease ends with the Term (or with the Campaign, if it
 // fails). Campaign never returns a Term whose lease or key is already gone:
 // if the candidacy ends while waiting, it returns an error wrapping
-// ErrCandidacyLost, and it re-checks key and lease just before returning.
+// ErrLeaseLost, and it re-checks key and lease just before returning.
 //
 // If ctx ends first, Campaign withdraws the candidate and returns ctx's
 // error. A transaction whose outcome is unknown is not retried: Campaign
 // withdraws and returns the error.
 func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
-	if err := e.checkValue(value); err != nil {
+	if err := e.checkValue("campaign", value); err != nil {
 		return nil, err
 	}
 	l, err := e.candidateLease(ctx)
@@ -109,11 +114,11 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 		Commit()
 	if err != nil {
 		e.withdraw(ctx, l, key, 0)
-		return nil, fmt.Errorf("election %q: campaign: %w", e.name, etcderr.WrapNoSpace(err))
+		return nil, errorf("campaign", e.name, "%w", etcderr.WrapNoSpace(err))
 	}
 	if !resp.Succeeded {
 		e.withdraw(ctx, l, "", 0)
-		return nil, fmt.Errorf("%w: key %s exists in election %q", ErrDuplicateCandidate, key, e.name)
+		return nil, errorf("campaign", e.name, "%w: key %s exists", ErrDuplicateCandidate, key)
 	}
 	rev := resp.Header.Revision
 	// The guard watches the candidate key and lease from now on; if we are
@@ -139,13 +144,13 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 	if l := e.opts.lease; l != nil {
 		if err := l.Err(); err != nil {
-			return nil, fmt.Errorf("%w: election %q: the lease given with WithLease is lost: %w", ErrCandidacyLost, e.name, err)
+			return nil, errorf("campaign", e.name, "%w: the lease given with WithLease is lost: %w; grant a new lease", ErrLeaseLost, err)
 		}
 		return l, nil
 	}
 	l, err := lease.Grant(ctx, e.cli, e.opts.ttl, e.opts.leaseOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("election %q: campaign: %w", e.name, err)
+		return nil, errorf("campaign", e.name, "granting a lease: %w", err)
 	}
 	// The keep-alive lives as long as the candidacy; withdraw or the Term
 	// ends it.
@@ -172,7 +177,7 @@ func leaseContext(parent context.Context, l *lease.Lease) (context.Context, cont
 
 // waitTurn blocks until the candidate key (created at rev) is the oldest in
 // the election, re-checking that key and lease are still live. It returns
-// an error wrapping ErrCandidacyLost if guard fires, or ctx's error. When
+// an error wrapping ErrLeaseLost if guard fires, or ctx's error. When
 // measured, it returns when it last saw a candidate ahead deleted.
 func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key string, rev int64) (sawDelete time.Time, err error) {
 	wctx, cancel := context.WithCancel(ctx)
@@ -197,7 +202,7 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 		retry.Reset()
 		own := resp.Responses[1].GetResponseRange().Kvs
 		if len(own) == 0 || own[0].CreateRevision != rev {
-			return sawDelete, fmt.Errorf("%w: election %q: candidate key %s was deleted", ErrCandidacyLost, e.name, key)
+			return sawDelete, errorf("campaign", e.name, "%w: candidate key %s was deleted", ErrLeaseLost, key)
 		}
 		prev := resp.Responses[0].GetResponseRange().Kvs
 		if len(prev) == 0 {
@@ -207,10 +212,10 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 				return sawDelete, err
 			}
 			if err := l.Err(); err != nil {
-				return sawDelete, fmt.Errorf("%w: election %q: %w", ErrCandidacyLost, e.name, err)
+				return sawDelete, errorf("campaign", e.name, "%w: %w", ErrLeaseLost, err)
 			}
 			if d := l.Deadline(); !time.Now().Before(d) {
-				return sawDelete, fmt.Errorf("%w: election %q: lease %x: %w (no renewal confirmed since %s)", ErrCandidacyLost, e.name, int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
+				return sawDelete, errorf("campaign", e.name, "%w: lease %x: %w (no renewal confirmed since %s)", ErrLeaseLost, int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
 			}
 			return sawDelete, nil
 		}
@@ -224,10 +229,10 @@ func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key stri
 // campaignEnded says why a campaign must stop, or nil.
 func (e *Election) campaignEnded(ctx, guard context.Context) error {
 	if err := guard.Err(); err != nil {
-		return fmt.Errorf("%w: election %q: %w", ErrCandidacyLost, e.name, context.Cause(guard))
+		return errorf("campaign", e.name, "%w: %w", ErrLeaseLost, context.Cause(guard))
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("election %q: campaign: %w", e.name, context.Cause(ctx))
+		return errorf("campaign", e.name, "%w", context.Cause(ctx))
 	}
 	return nil
 }
@@ -304,18 +309,18 @@ func (e *Election) clientClosed() error {
 func (e *Election) Leader(ctx context.Context) (Leader, error) {
 	resp, err := e.cli.Get(ctx, e.prefix, clientv3.WithFirstCreate()...)
 	if err != nil {
-		return Leader{}, fmt.Errorf("election %q: leader: %w", e.name, err)
+		return Leader{}, errorf("leader", e.name, "%w", err)
 	}
 	if len(resp.Kvs) == 0 {
-		return Leader{}, fmt.Errorf("%w: election %q has no candidates", ErrNoLeader, e.name)
+		return Leader{}, errorf("leader", e.name, "%w: the election has no candidates", ErrNoLeader)
 	}
 	kv := resp.Kvs[0]
-	return Leader{Key: string(kv.Key), Value: string(kv.Value), Rev: kv.CreateRevision}, nil
+	return Leader{Key: string(kv.Key), Value: string(kv.Value), Token: kv.CreateRevision}, nil
 }
 
 // Leader is who leads an election.
 type Leader struct {
 	Key   string // the leader's candidate key: name + "/" + hex lease ID
 	Value string // the value it campaigned with or last proclaimed
-	Rev   int64  // its key's create revision: the term's fencing token
+	Token int64  // its key's create revision: the term's fencing token (Term.Token)
 }

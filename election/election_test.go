@@ -136,9 +136,9 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"", cli, nil, election.ErrInvalidName},
 		{strings.Repeat("n", 2<<20), cli, nil, election.ErrInvalidName},
-		{"e", nil, nil, election.ErrInvalidOption},
+		{"e", nil, nil, election.ErrInvalidArgument},
 		{"e", cli, []election.Option{election.WithTTL(500 * time.Millisecond)}, lease.ErrInvalidTTL},
-		{"e", cli, []election.Option{election.WithLease(nil)}, election.ErrInvalidOption},
+		{"e", cli, []election.Option{election.WithLease(nil)}, election.ErrInvalidArgument},
 	} {
 		_, err := election.New(tc.cli, tc.name, tc.opts...)
 		require.ErrorIs(t, err, tc.want)
@@ -147,7 +147,7 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	_, err = election.New(cli, "e", election.WithTTL(3*time.Second), election.WithLease(l))
-	require.ErrorIs(t, err, election.ErrInvalidOption)
+	require.ErrorIs(t, err, election.ErrInvalidArgument)
 
 	e := newElection(t, cli, "e")
 	big := strings.Repeat("v", 3<<19)
@@ -172,17 +172,17 @@ func TestCampaignProclaimResign(t *testing.T) {
 
 	a := campaign(t, e, "a")
 	require.NoError(t, a.Err())
-	require.Equal(t, "president/"+strconv.FormatInt(int64(a.Lease()), 16), a.Key())
+	require.Equal(t, "president/"+strconv.FormatInt(int64(a.Lease().ID()), 16), a.Key())
 	ld, err := e.Leader(ctx)
 	require.NoError(t, err)
-	require.Equal(t, election.Leader{Key: a.Key(), Value: "a", Rev: a.Rev()}, ld)
+	require.Equal(t, election.Leader{Key: a.Key(), Value: "a", Token: a.Token()}, ld)
 
 	require.NoError(t, a.Proclaim(ctx, "a2"))
 	require.Equal(t, "a2", a.Value())
 	ld, err = e.Leader(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "a2", ld.Value)
-	require.Equal(t, a.Rev(), ld.Rev, "a proclaim keeps the term")
+	require.Equal(t, a.Token(), ld.Token, "a proclaim keeps the term")
 
 	bc := campaignAsync(t, ctx, e, "b")
 	waitCandidates(t, cli, "president", 2)
@@ -190,17 +190,17 @@ func TestCampaignProclaimResign(t *testing.T) {
 
 	require.NoError(t, a.Resign(ctx))
 	<-a.Done()
-	require.ErrorIs(t, a.Err(), election.ErrResigned)
+	require.ErrorIs(t, a.Err(), election.ErrReleased)
 	require.NoError(t, a.Resign(ctx), "Resign is idempotent")
 	err = a.Proclaim(ctx, "again")
-	require.ErrorIs(t, err, election.ErrNotLeader)
-	require.ErrorIs(t, err, election.ErrResigned)
+	require.ErrorIs(t, err, election.ErrNotHeld)
+	require.ErrorIs(t, err, election.ErrReleased)
 
 	b := recv(t, bc)
 	require.NoError(t, b.err)
-	require.Greater(t, b.term.Rev(), a.Rev())
+	require.Greater(t, b.term.Token(), a.Token())
 	require.Equal(t, "b", b.term.Value())
-	_, err = lease.TimeToLive(ctx, cli, a.Lease(), false)
+	_, err = lease.TimeToLive(ctx, cli, a.Lease().ID(), false)
 	require.ErrorIs(t, err, lease.ErrExpired, "a resigned term revokes the lease its campaign granted")
 
 	require.NoError(t, b.term.Resign(ctx))

@@ -1,52 +1,80 @@
 package election
 
-import "errors"
+import (
+	"errors"
+	"fmt"
 
-// Errors returned by this package, wrapped with details; test with
-// errors.Is.
+	"github.com/coordkit/coordkit/internal/errs"
+)
+
+// Errors returned by this package, always wrapped with the operation and the
+// election's name (`election: <op> "<name>": <sentinel>...`); test with
+// errors.Is. The shared ones are the same values in every coordkit package;
+// ErrLost, ErrReleased, ErrLeaseLost and ErrNotHeld mean for a Term what
+// they mean for a lock.Held.
 var (
+	// ErrInvalidArgument means New or Run got an unusable option or
+	// argument: a nil client, a nil lease, or WithTTL together with
+	// WithLease.
+	ErrInvalidArgument = errs.InvalidArgument
+
 	// ErrInvalidName means the election name is empty or too long. The name
 	// is the key prefix every candidate's key lives under (name + "/"), as
-	// with `etcdctl elect NAME`.
-	ErrInvalidName = errors.New("election: invalid election name")
+	// with `etcdctl elect NAME`. It also matches ErrInvalidArgument.
+	ErrInvalidName = errs.InvalidName
+
+	// ErrInvalidTTL means WithTTL asked for less than one second. It also
+	// matches ErrInvalidArgument.
+	ErrInvalidTTL = errs.InvalidTTL
 
 	// ErrValueTooLarge means a candidate's value, together with its key,
 	// would not fit in one etcd request (1.5 MiB by default). Store large
 	// data elsewhere and put a reference in the value.
-	ErrValueTooLarge = errors.New("election: value too large")
+	ErrValueTooLarge = errors.New("value too large")
 
-	// ErrInvalidOption means New or Run got an unusable option or argument:
-	// a nil client, a TTL under one second, a nil lease, or WithTTL together
-	// with WithLease.
-	ErrInvalidOption = errors.New("election: invalid option")
-
-	// ErrCandidacyLost means Campaign gave up because its candidacy ended
+	// ErrLeaseLost means Campaign gave up because its candidacy ended
 	// while it waited: its lease expired, was revoked or passed its
 	// keep-alive deadline, or its candidate key was deleted. Campaign never
 	// returns a Term in that case. Campaign again; without WithLease a new
 	// lease is granted.
-	ErrCandidacyLost = errors.New("election: candidacy lost while campaigning")
+	ErrLeaseLost = errs.LeaseLost
 
 	// ErrDuplicateCandidate means the lease given with WithLease already
 	// carries a candidate key in this election (name/hex(lease ID)): another
 	// Campaign with the same lease is running, or an earlier term was not
 	// resigned. A lease carries at most one candidate per election; resign
 	// the earlier term or use another lease.
-	ErrDuplicateCandidate = errors.New("election: this lease already has a candidate in the election")
+	ErrDuplicateCandidate = errors.New("this lease already has a candidate in the election")
 
-	// ErrNotLeader means a Term's leadership is over (lost or resigned), so
-	// it cannot Proclaim. The error also wraps the Term's Err.
-	ErrNotLeader = errors.New("election: not leader")
+	// ErrNotHeld means a write fenced on a Term (Proclaim) was refused
+	// because the term is over (lost or resigned): nothing was written.
+	// The error also wraps the Term's Err, and matches ErrRejected.
+	ErrNotHeld = errs.NotHeld
 
 	// ErrNoLeader means nobody leads the election: it has no candidates.
-	ErrNoLeader = errors.New("election: no leader")
+	ErrNoLeader = errors.New("no leader")
 
-	// ErrLeadershipLost is what Term.Err wraps when leadership ended without
+	// ErrLost is what Term.Err wraps when leadership ended without
 	// Resign: the leader key was deleted or its lease was lost (expired,
 	// revoked, or its keep-alive deadline passed, which lease errors tell
 	// apart through errors.Is).
-	ErrLeadershipLost = errors.New("election: leadership lost")
+	ErrLost = errs.Lost
 
-	// ErrResigned is Term.Err after Resign (or Run's own step-down).
-	ErrResigned = errors.New("election: resigned")
+	// ErrReleased is what Term.Err wraps after Resign (or Run's own
+	// step-down).
+	ErrReleased = errs.Released
+
+	// ErrRejected means a write (Proclaim) was refused before it was
+	// applied; nothing was written.
+	ErrRejected = errs.Rejected
+
+	// ErrUnknownOutcome means a write (Proclaim) was sent but no answer
+	// came back: it may have been applied, and it is never re-sent.
+	ErrUnknownOutcome = errs.UnknownOutcome
 )
+
+// errorf formats an error in the package's shape:
+// `election: <op> "<name>": ...`.
+func errorf(op, name, format string, args ...any) error {
+	return fmt.Errorf("election: %s %q: "+format, append([]any{op, name}, args...)...)
+}

@@ -43,7 +43,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("leader:", leader.Value, "- is it this term?", leader.Rev == term.Rev())
+	fmt.Println("leader:", leader.Value, "- is it this term?", leader.Token == term.Token())
 
 	// Do leader's work under term.Context(): it ends if leadership is lost.
 	select {
@@ -62,11 +62,11 @@ func Example() {
 	// Output:
 	// leader: alice - is it this term? true
 	// still leading
-	// after resign: election: resigned
-	// election: no leader: election "president" has no candidates
+	// after resign: election: term "president": released by its owner (Resign)
+	// election: leader "president": no leader: the election has no candidates
 }
 
-// Candidates lead in the order they campaigned; each term's Rev, its
+// Candidates lead in the order they campaigned; each term's Token, its
 // fencing token, is larger than the last.
 func ExampleElection_Campaign() {
 	node := startNode()
@@ -96,7 +96,7 @@ func ExampleElection_Campaign() {
 	}
 	next := <-second
 	fmt.Println("now leading:", next.Value())
-	fmt.Println("fencing token grew:", next.Rev() > first.Rev())
+	fmt.Println("fencing token grew:", next.Token() > first.Token())
 	if err := next.Resign(ctx); err != nil {
 		log.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestInteropWithConcurrencyElection(t *testing.T) {
 	events := e.Observe(t.Context())
 	ld, err := e.Leader(ctx)
 	require.NoError(t, err)
-	require.Equal(t, election.Leader{Key: ce.Key(), Value: "etcd", Rev: ce.Rev()}, ld)
+	require.Equal(t, election.Leader{Key: ce.Key(), Value: "etcd", Token: ce.Rev()}, ld)
 	require.Equal(t, ld, recv(t, events).Leader)
 
 	require.NoError(t, ce.Proclaim(ctx, "etcd2"))
@@ -48,7 +48,7 @@ func TestInteropWithConcurrencyElection(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, r.term.Key(), string(resp.Kvs[0].Key))
 	require.Equal(t, "coordkit", string(resp.Kvs[0].Value))
-	require.Equal(t, r.term.Rev(), resp.Kvs[0].CreateRevision)
+	require.Equal(t, r.term.Token(), resp.Kvs[0].CreateRevision)
 
 	obs := ce.Observe(t.Context())
 	require.Equal(t, "coordkit", string((<-obs).Kvs[0].Value))

@@ -61,7 +61,7 @@ func (m *electionMetrics) elected(t *Term, sawDelete time.Time) {
 	ctx := t.Context()
 	context.AfterFunc(ctx, func() {
 		m.leader.Add(-1)
-		if cause := context.Cause(ctx); !errors.Is(cause, ErrResigned) {
+		if cause := context.Cause(ctx); !errors.Is(cause, ErrReleased) {
 			m.lost.Add(1, keyguard.LossCause(cause))
 		}
 	})

@@ -111,7 +111,7 @@ func leaderOf(cands map[string]*mvccpb.KeyValue, rev int64) Event {
 	if first == nil {
 		return Event{Vacant: true, Revision: rev}
 	}
-	return Event{Leader: Leader{Key: string(first.Key), Value: string(first.Value), Rev: first.CreateRevision}, Revision: rev}
+	return Event{Leader: Leader{Key: string(first.Key), Value: string(first.Value), Token: first.CreateRevision}, Revision: rev}
 }
 
 // observer delivers events on a one-slot channel, replacing an event not

@@ -4,7 +4,7 @@ import "testing"
 
 func TestObserverCoalesces(t *testing.T) {
 	o := &observer{out: make(chan Event, 1)}
-	ev := func(v string) Event { return Event{Leader: Leader{Key: "k", Value: v, Rev: 1}} }
+	ev := func(v string) Event { return Event{Leader: Leader{Key: "k", Value: v, Token: 1}} }
 	recvd := func() (Event, bool) {
 		select {
 		case e := <-o.out:

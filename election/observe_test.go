@@ -13,7 +13,7 @@ import (
 )
 
 func leaderEvent(term *election.Term) election.Event {
-	return election.Event{Leader: election.Leader{Key: term.Key(), Value: term.Value(), Rev: term.Rev()}}
+	return election.Event{Leader: election.Leader{Key: term.Key(), Value: term.Value(), Token: term.Token()}}
 }
 
 // state drops the revision an event was read at.

@@ -59,11 +59,11 @@ func buildOptions(opts []Option) (options, error) {
 	}
 	switch {
 	case o.shared && o.lease == nil:
-		return o, fmt.Errorf("%w: WithLease(nil); pass a granted *lease.Lease, or drop the option to let each campaign grant its own", ErrInvalidOption)
+		return o, fmt.Errorf("%w: WithLease(nil); pass a granted *lease.Lease, or drop the option to let each campaign grant its own", ErrInvalidArgument)
 	case o.shared && o.ttlSet:
-		return o, fmt.Errorf("%w: WithTTL and WithLease together; a shared lease has its own TTL (set it at lease.Grant)", ErrInvalidOption)
+		return o, fmt.Errorf("%w: WithTTL and WithLease together; a shared lease has its own TTL (set it at lease.Grant)", ErrInvalidArgument)
 	case o.ttl < time.Second:
-		return o, fmt.Errorf("%w: WithTTL(%v): %w", ErrInvalidOption, o.ttl, lease.ErrInvalidTTL)
+		return o, fmt.Errorf("%w: WithTTL(%v): %w; use 1s or more", ErrInvalidTTL, o.ttl, lease.ErrInvalidTTL)
 	}
 	if o.logger == nil {
 		o.logger = slog.Default()

@@ -3,7 +3,6 @@ package election
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -52,14 +51,14 @@ type Callbacks struct {
 //
 // Run returns ctx's error once ctx has ended and every callback has
 // returned. It returns earlier only for invalid arguments, or with an
-// error wrapping ErrCandidacyLost when the lease given with WithLease is
+// error wrapping ErrLeaseLost when the lease given with WithLease is
 // lost (Run cannot replace a lease it does not own).
 func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) (err error) {
-	e, err := New(cli, name, opts...)
+	e, err := newElection("run", cli, name, opts)
 	if err != nil {
 		return err
 	}
-	if err := e.checkValue(value); err != nil {
+	if err := e.checkValue("run", value); err != nil {
 		return err
 	}
 	e.opts.health.start()
@@ -105,7 +104,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 		switch {
 		case err == nil:
 			retry.Reset()
-			log.Info("election: elected", "key", term.Key(), "rev", term.Rev())
+			log.Info("election: elected", "key", term.Key(), "token", term.Token())
 			if !e.lead(ctx, term, cb, log) {
 				unresigned = term
 			}
@@ -113,7 +112,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case e.opts.shared && e.opts.lease.Err() != nil:
-			return fmt.Errorf("election %q: run: %w", name, err)
+			return errorf("run", name, "%w", err)
 		default:
 			log.Warn("election: campaign failed; retrying", "err", err, "attempt", retry.Attempts()+1)
 		}
@@ -136,11 +135,11 @@ func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog
 	select {
 	case <-term.Done():
 	case <-ctx.Done():
-		term.end(ErrResigned) // stop the leader before anyone else starts
+		term.end(term.released()) // stop the leader before anyone else starts
 	}
 	<-returned
-	if err := term.Err(); !errors.Is(err, ErrResigned) {
-		log.Info("election: leadership lost", "key", term.Key(), "rev", term.Rev(), "err", err)
+	if err := term.Err(); !errors.Is(err, ErrReleased) {
+		log.Info("election: leadership lost", "key", term.Key(), "token", term.Token(), "err", err)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	err := term.Resign(rctx)

@@ -88,22 +88,22 @@ func TestRunSurvivesLeaseLoss(t *testing.T) {
 	r := startRun(t, ctx, n.Client(), "e", "me", election.WithTTL(30*time.Second))
 
 	first := recv(t, r.elected)
-	r.waitChange(t, func(ev election.Event) bool { return ev.Leader.Rev == first.Rev() })
-	_, err := n.NewClient(t).Revoke(ctx, first.Lease())
+	r.waitChange(t, func(ev election.Event) bool { return ev.Leader.Token == first.Token() })
+	_, err := n.NewClient(t).Revoke(ctx, first.Lease().ID())
 	require.NoError(t, err)
 	recv(t, r.demoted)
-	require.ErrorIs(t, first.Err(), election.ErrLeadershipLost)
+	require.ErrorIs(t, first.Err(), election.ErrLost)
 
 	second := recv(t, r.elected)
-	require.Greater(t, second.Rev(), first.Rev())
-	require.NotEqual(t, first.Lease(), second.Lease(), "a new lease replaces the lost one")
-	r.waitChange(t, func(ev election.Event) bool { return ev.Leader.Rev == second.Rev() })
+	require.Greater(t, second.Token(), first.Token())
+	require.NotEqual(t, first.Lease().ID(), second.Lease().ID(), "a new lease replaces the lost one")
+	r.waitChange(t, func(ev election.Event) bool { return ev.Leader.Token == second.Token() })
 
 	cancel()
 	require.ErrorIs(t, recv(t, r.done), context.Canceled)
 	r.done <- nil // for the cleanup
 	require.Equal(t, []string{"elected", "demoted", "elected", "demoted"}, r.calls())
-	require.ErrorIs(t, second.Err(), election.ErrResigned)
+	require.ErrorIs(t, second.Err(), election.ErrReleased)
 	_, err = newElection(t, n.Client(), "e").Leader(context.Background())
 	require.ErrorIs(t, err, election.ErrNoLeader, "Run resigned when its context ended")
 }
@@ -131,10 +131,10 @@ func TestRunHandsOverOnStopAndDemotesOnlyLeaders(t *testing.T) {
 	require.ErrorIs(t, recv(t, a.done), context.Canceled)
 	a.done <- nil
 	require.Equal(t, []string{"elected", "demoted"}, a.calls())
-	require.ErrorIs(t, ta.Err(), election.ErrResigned)
+	require.ErrorIs(t, ta.Err(), election.ErrReleased)
 
 	tb := recv(t, b.elected)
-	require.Greater(t, tb.Rev(), ta.Rev())
+	require.Greater(t, tb.Token(), ta.Token())
 	// b's observer saw a lead, then b.
 	b.waitChange(t, func(ev election.Event) bool { return ev.Leader.Value == "a" })
 	b.waitChange(t, func(ev election.Event) bool { return ev.Leader.Value == "b" })
@@ -152,7 +152,7 @@ func TestRunRecampaignsAfterResign(t *testing.T) {
 		done <- election.Run(runCtx, n.Client(), "e", "v", election.Callbacks{
 			OnElected: func(ctx context.Context, term *election.Term) {
 				require.NoError(t, term.Resign(ctx))
-				elected <- term.Rev()
+				elected <- term.Token()
 			},
 		})
 	}()
@@ -175,11 +175,11 @@ func TestRunWithLostSharedLeaseReturns(t *testing.T) {
 	l.KeepAlive(ctx)
 	r := startRun(t, ctx, n.Client(), "e", "v", election.WithLease(l))
 	term := recv(t, r.elected)
-	require.Equal(t, l.ID(), term.Lease())
+	require.Equal(t, l.ID(), term.Lease().ID())
 	require.NoError(t, l.Revoke(ctx))
 	recv(t, r.demoted)
 	err = recv(t, r.done)
-	require.ErrorIs(t, err, election.ErrCandidacyLost)
+	require.ErrorIs(t, err, election.ErrLeaseLost)
 	require.ErrorIs(t, err, lease.ErrRevoked)
 	r.done <- nil
 }
@@ -205,7 +205,7 @@ func TestRunRetriesFailedResignBeforeCampaigning(t *testing.T) {
 	go func() {
 		done <- election.Run(runCtx, link.Client(), "e", "v", election.Callbacks{
 			OnElected: func(ctx context.Context, term *election.Term) {
-				elected <- term.Rev()
+				elected <- term.Token()
 				if first {
 					first = false
 					link.Blackhole()

@@ -3,7 +3,6 @@ package election
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -64,7 +63,7 @@ func (t *Term) release(stopGuard context.CancelFunc) {
 	defer close(t.freed)
 	<-t.ctx.Done()
 	stopGuard()
-	if t.e.opts.shared || errors.Is(context.Cause(t.ctx), ErrResigned) {
+	if t.e.opts.shared || errors.Is(context.Cause(t.ctx), ErrReleased) {
 		return // Resign releases the key and lease itself
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
@@ -72,17 +71,17 @@ func (t *Term) release(stopGuard context.CancelFunc) {
 	t.e.releaseLease(rctx, t.l)
 }
 
-// Rev is the create revision of the leader key: the term's fencing token.
-// Each new term of an election has a larger Rev than every earlier one, so
-// storage that remembers the largest Rev it has seen can refuse a deposed
-// leader's writes.
-func (t *Term) Rev() int64 { return t.rev }
+// Token is the term's fencing token: the create revision of the leader key.
+// Each new term of an election has a larger Token than every earlier one,
+// so storage that remembers the largest Token it has seen can refuse a
+// deposed leader's writes.
+func (t *Term) Token() int64 { return t.rev }
 
 // Key is the leader key, name + "/" + hex lease ID.
 func (t *Term) Key() string { return t.key }
 
-// Lease is the ID of the lease the leader key is attached to.
-func (t *Term) Lease() clientv3.LeaseID { return t.l.ID() }
+// Lease is the lease the leader key is attached to.
+func (t *Term) Lease() *lease.Lease { return t.l }
 
 // Value is the value the term was elected with, or last proclaimed.
 func (t *Term) Value() string {
@@ -102,11 +101,12 @@ func (t *Term) Value() string {
 // context returned is already cancelled.
 func (t *Term) Context() context.Context { return keyguard.Check(t.ctx) }
 
-// Done is Context().Done().
+// Done is closed when the term ends, for any reason; it is
+// Context().Done().
 func (t *Term) Done() <-chan struct{} { return t.Context().Done() }
 
-// Err returns nil while the term leads. Afterwards it returns ErrResigned,
-// or an error wrapping ErrLeadershipLost and the cause (lease errors such
+// Err returns nil while the term leads. Afterwards it returns an error
+// wrapping ErrReleased after Resign, or ErrLost and the cause (lease errors such
 // as lease.ErrExpired and lease.ErrDeadlinePassed can be tested with
 // errors.Is).
 func (t *Term) Err() error {
@@ -115,37 +115,42 @@ func (t *Term) Err() error {
 	}
 	cause := context.Cause(t.ctx)
 	switch {
-	case errors.Is(cause, ErrResigned), errors.Is(cause, ErrLeadershipLost):
+	case errors.Is(cause, ErrReleased), errors.Is(cause, ErrLost):
 		return cause
 	default:
-		return fmt.Errorf("%w: election %q, key %s: %w", ErrLeadershipLost, t.e.name, t.key, cause)
+		return errorf("term", t.e.name, "%w: key %s: %w", ErrLost, t.key, cause)
 	}
+}
+
+// released is the cause a term ends with when its owner resigns.
+func (t *Term) released() error {
+	return errorf("term", t.e.name, "%w (Resign)", ErrReleased)
 }
 
 // Proclaim replaces the leader's value without a new election; observers
 // see the change. It is fenced on the term: if the leader key is gone or
 // belongs to another term, nothing is written and it returns an error
-// wrapping ErrNotLeader, as it does once the term has ended. A Proclaim
+// wrapping ErrNotHeld, as it does once the term has ended. A Proclaim
 // whose outcome is unknown (timeout) returns the error and is not retried.
 func (t *Term) Proclaim(ctx context.Context, value string) error {
-	if err := t.e.checkValue(value); err != nil {
+	if err := t.e.checkValue("proclaim", value); err != nil {
 		return err
 	}
 	t.op.Lock()
 	defer t.op.Unlock()
 	if err := t.Err(); err != nil {
-		return fmt.Errorf("%w: proclaim in election %q: %w", ErrNotLeader, t.e.name, err)
+		return errorf("proclaim", t.e.name, "%w: %w", ErrNotHeld, err)
 	}
 	resp, err := t.e.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
 		Then(clientv3.OpPut(t.key, value, clientv3.WithLease(t.l.ID()))).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("election %q: proclaim: %w", t.e.name, err)
+		return errorf("proclaim", t.e.name, "%w", err)
 	}
 	if !resp.Succeeded {
-		t.end(fmt.Errorf("%w: election %q: leader key %s (revision %d) is gone", ErrLeadershipLost, t.e.name, t.key, t.rev))
-		return fmt.Errorf("%w: proclaim in election %q: %w", ErrNotLeader, t.e.name, t.Err())
+		t.end(errorf("term", t.e.name, "%w: leader key %s (token %d) is gone", ErrLost, t.key, t.rev))
+		return errorf("proclaim", t.e.name, "%w: %w", ErrNotHeld, t.Err())
 	}
 	t.mu.Lock()
 	t.value = value
@@ -174,11 +179,11 @@ func (t *Term) Resign(ctx context.Context) error {
 	}
 	ctx, cancel := t.resignContext(ctx)
 	defer cancel()
-	t.end(ErrResigned) // no-op if already lost: Err keeps the loss
+	t.end(t.released()) // no-op if already lost: Err keeps the loss
 	select {
 	case <-t.freed:
 	case <-ctx.Done():
-		return fmt.Errorf("election %q: resign: %w", t.e.name, context.Cause(ctx))
+		return errorf("resign", t.e.name, "%w", context.Cause(ctx))
 	}
 	err := t.e.clientClosed()
 	if err == nil {
@@ -191,8 +196,8 @@ func (t *Term) Resign(ctx context.Context) error {
 		if !t.e.opts.shared {
 			t.l.Close() // let the key expire if Resign is never retried
 		}
-		return fmt.Errorf("election %q: resign term %d (key %s): %w; leadership is given up, the key expires with its lease, or call Resign again",
-			t.e.name, t.rev, t.key, err)
+		return errorf("resign", t.e.name, "term %d (key %s): %w; leadership is given up, the key expires with its lease, or call Resign again",
+			t.rev, t.key, err)
 	}
 	if !t.e.opts.shared {
 		t.e.releaseLease(ctx, t.l)

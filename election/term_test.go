@@ -23,11 +23,11 @@ func TestTermLostWhenKeyDeleted(t *testing.T) {
 	_, err := cli.Delete(ctx, a.Key())
 	require.NoError(t, err)
 	recv(t, a.Done())
-	require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+	require.ErrorIs(t, a.Err(), election.ErrLost)
 	require.ErrorIs(t, a.Context().Err(), context.Canceled)
 	err = a.Proclaim(ctx, "x")
-	require.ErrorIs(t, err, election.ErrNotLeader)
-	require.ErrorIs(t, err, election.ErrLeadershipLost)
+	require.ErrorIs(t, err, election.ErrNotHeld)
+	require.ErrorIs(t, err, election.ErrLost)
 	require.NoError(t, a.Resign(ctx), "Resign after a loss just releases")
 	require.Empty(t, candidates(t, cli, "e"), "Proclaim did not recreate the key")
 }
@@ -38,11 +38,11 @@ func TestTermLostWhenLeaseRevoked(t *testing.T) {
 	ctx := context.Background()
 	e := newElection(t, cli, "e")
 	a := campaign(t, e, "a")
-	_, err := n.NewClient(t).Revoke(ctx, a.Lease())
+	_, err := n.NewClient(t).Revoke(ctx, a.Lease().ID())
 	require.NoError(t, err)
 	recv(t, a.Done())
 	err = a.Err()
-	require.ErrorIs(t, err, election.ErrLeadershipLost)
+	require.ErrorIs(t, err, election.ErrLost)
 	// Whichever the guard saw first: the lease's loss or the key's deletion.
 	if !errors.Is(err, lease.ErrExpired) && !errors.Is(err, keyguard.ErrKeyGone) {
 		t.Fatalf("unexpected cause %v", err)
@@ -66,7 +66,7 @@ func TestTermLostWhenLeaseCannotBeRenewed(t *testing.T) {
 	link.Blackhole()
 	defer link.Unblackhole()
 	recv(t, a.Done())
-	require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+	require.ErrorIs(t, a.Err(), election.ErrLost)
 	require.ErrorIs(t, a.Err(), lease.ErrDeadlinePassed)
 	require.True(t, recv(t, events).Vacant, "the key expires with the lease")
 }
@@ -86,7 +86,7 @@ func TestResignRetriesAfterError(t *testing.T) {
 	err := a.Resign(rctx)
 	cancel()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.ErrorIs(t, a.Err(), election.ErrResigned, "leadership is given up before the key is deleted")
+	require.ErrorIs(t, a.Err(), election.ErrReleased, "leadership is given up before the key is deleted")
 	ld, err := newElection(t, n.Client(), "e").Leader(ctx)
 	require.NoError(t, err)
 	require.Equal(t, a.Key(), ld.Key, "the key is still there")
@@ -122,12 +122,12 @@ func TestResignIsFenced(t *testing.T) {
 	recv(t, a.Done())
 	b := campaign(t, e, "b")
 	require.Equal(t, a.Key(), b.Key())
-	require.Greater(t, b.Rev(), a.Rev())
+	require.Greater(t, b.Token(), a.Token())
 	require.NoError(t, a.Resign(ctx))
 	require.NoError(t, b.Err())
 	ld, err := e.Leader(ctx)
 	require.NoError(t, err)
-	require.Equal(t, b.Rev(), ld.Rev)
+	require.Equal(t, b.Token(), ld.Token)
 }
 
 // A loss of the lease already known when Err, Context or Done is called is
@@ -160,7 +160,7 @@ func TestKnownLeaseLossIsReportedByTheCall(t *testing.T) {
 					}
 				}
 				require.True(t, reported, "round %d: a lost term reported live", round)
-				require.ErrorIs(t, a.Err(), election.ErrLeadershipLost)
+				require.ErrorIs(t, a.Err(), election.ErrLost)
 				require.NoError(t, a.Resign(ctx))
 			}
 		})

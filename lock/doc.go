@@ -1,6 +1,6 @@
 // Package lock provides distributed locks on etcd that say when they are
 // lost and carry fencing tokens: Mutex (interoperable with `etcdctl lock`
-// and etcd's concurrency.Mutex), RWMutex, Semaphore, and Do, the library
+// and etcd's concurrency.Mutex), RWMutex, Semaphore, and Run, the library
 // form of `etcdctl lock name <command>`.
 //
 // A lock built on a lease is only as good as what its holder does after
@@ -14,14 +14,14 @@
 //     increasing across successive holders. Held.Do and Held.Txn apply etcd
 //     writes only while the hold is current (IsOwner), and external systems
 //     can reject requests carrying an older token.
-//   - Honest loss signals. Held.Context (and Lost) is cancelled when the
+//   - Honest loss signals. Held.Context (and Done) is cancelled when the
 //     lock key is deleted, or its lease is revoked, expires, or passes its
 //     keep-alive deadline — decided locally, from when the last renewal was
 //     sent, so no later than etcd can expire it. Held.Err says which.
 //   - Fenced release. Unlock deletes the key only if it still has this
 //     hold's create revision: idempotent, safe to retry, and never deleting
 //     a newer holder's key.
-//   - Waiters that notice their own death. Lock returns ErrSessionExpired as
+//   - Waiters that notice their own death. Lock returns ErrLeaseLost as
 //     soon as the waiter's lease is lost, instead of waiting for its
 //     predecessors to leave, and never reports an acquisition the lease may
 //     no longer back. A cancelled Lock removes its waiter key.

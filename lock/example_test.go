@@ -58,9 +58,9 @@ func Example() {
 	// after Unlock: true
 }
 
-// Do is `etcdctl lock backup <command>` as a function: fn runs while the
+// Run is `etcdctl lock backup <command>` as a function: fn runs while the
 // lock is held, with a context cancelled if the hold is lost.
-func ExampleDo() {
+func ExampleRun() {
 	node, err := startNode()
 	if err != nil {
 		fmt.Println(err)
@@ -68,7 +68,7 @@ func ExampleDo() {
 	}
 	defer node.Close()
 
-	err = lock.Do(context.Background(), node.Client(), "backup", func(ctx context.Context, token int64) error {
+	err = lock.Run(context.Background(), node.Client(), "backup", func(ctx context.Context, token int64) error {
 		fmt.Println("backing up; fencing token is positive:", token > 0)
 		return nil
 	})
@@ -108,9 +108,9 @@ func ExampleMutex_TryLock() {
 	// b after a unlocked: <nil>
 }
 
-// Lost and Err tell a holder the moment its hold is gone, and why: here
+// Done and Err tell a holder the moment its hold is gone, and why: here
 // someone ran `etcdctl del` on the lock key.
-func ExampleHeld_Lost() {
+func ExampleHeld_Done() {
 	node, err := startNode()
 	if err != nil {
 		fmt.Println(err)
@@ -130,7 +130,7 @@ func ExampleHeld_Lost() {
 	_ = held.Context() // start watching now
 
 	cli.Delete(ctx, held.Key())
-	<-held.Lost()
+	<-held.Done()
 	fmt.Println(errors.Is(held.Err(), lock.ErrLost), errors.Is(held.Err(), lock.ErrKeyDeleted))
 	fmt.Println("late Unlock:", held.Unlock(ctx))
 	// Output:

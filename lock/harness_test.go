@@ -34,7 +34,7 @@ import (
 //   - the external store saw no write with a superseded token and no lost
 //     update;
 //   - no two holds overlap, a hold lasting from Lock's return to the
-//     earlier of the call to Unlock and its Lost signal, and hold tokens,
+//     earlier of the call to Unlock and its Done signal, and hold tokens,
 //     in acquisition order, strictly increase.
 
 const (

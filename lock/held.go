@@ -3,7 +3,6 @@ package lock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +18,7 @@ import (
 // stops being true. Its methods are safe for concurrent use.
 //
 // The hold ends at Unlock, or is lost when its key is deleted or its lease
-// ends; Context and Lost report either, Err says which. Work guarded by the
+// ends; Context and Done report either, Err says which. Work guarded by the
 // lock should write to etcd through Do or Txn (or with IsOwner as a
 // condition), so that writes made after a loss the holder has not noticed
 // yet — a long GC pause, a slow network — are refused by etcd itself.
@@ -72,10 +71,10 @@ func (h *Held) IsOwner() clientv3.Cmp {
 // its keep-alive deadline (decided locally, before etcd can expire it).
 // context.Cause and Err say why.
 //
-// The watch behind it starts at the first call of Context, Lost or Err and
+// The watch behind it starts at the first call of Context, Done or Err and
 // replays everything since the acquisition, so calling it late misses
 // nothing; until then a hold costs no watch. A loss of the lease already
-// known when Context, Lost or Err is called (its Done closed, or its
+// known when Context, Done or Err is called (its Done closed, or its
 // deadline passed) is reported by that call: the context returned is
 // already cancelled.
 func (h *Held) Context() context.Context {
@@ -97,11 +96,12 @@ func (h *Held) Context() context.Context {
 	return keyguard.Check(h.ctx)
 }
 
-// Lost is closed when the hold ends; it is Context().Done().
-func (h *Held) Lost() <-chan struct{} { return h.Context().Done() }
+// Done is closed when the hold ends, for any reason; it is
+// Context().Done().
+func (h *Held) Done() <-chan struct{} { return h.Context().Done() }
 
-// Err returns nil while the hold lasts, ErrReleased after Unlock, and an
-// error wrapping ErrLost once it is lost; that error also wraps
+// Err returns nil while the hold lasts, an error wrapping ErrReleased
+// after Unlock, and an error wrapping ErrLost once it is lost; that error also wraps
 // ErrKeyDeleted or the lease package's reason (lease.ErrExpired,
 // lease.ErrRevoked, lease.ErrDeadlinePassed, lease.ErrClosed).
 func (h *Held) Err() error {
@@ -112,12 +112,12 @@ func (h *Held) Err() error {
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, ErrReleased):
-		return ErrReleased
+		return errorf("hold", h.s.name, "%w (Unlock)", ErrReleased)
 	case errors.Is(cause, keyguard.ErrKeyGone):
 		detail := strings.TrimPrefix(cause.Error(), keyguard.ErrKeyGone.Error())
-		return fmt.Errorf("%w: lock %q: %w%s", ErrLost, h.s.name, ErrKeyDeleted, detail)
+		return errorf("hold", h.s.name, "%w: %w%s", ErrLost, ErrKeyDeleted, detail)
 	default:
-		return fmt.Errorf("%w: lock %q: %w", ErrLost, h.s.name, cause)
+		return errorf("hold", h.s.name, "%w: %w", ErrLost, cause)
 	}
 }
 
@@ -156,7 +156,7 @@ func (h *Held) Unlock(ctx context.Context) error {
 		h.free()
 	}
 	if err != nil {
-		return fmt.Errorf("lock %q: unlock %s: %w; the key may still be held: retry Unlock, or the handle deletes it at its next acquisition or Close", h.s.name, h.key, err)
+		return errorf("unlock", h.s.name, "key %s: %w; the key may still be held: retry Unlock, or the handle deletes it at its next acquisition or Close", h.key, err)
 	}
 	if !h.released {
 		h.released = true
@@ -209,10 +209,10 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 		if m := h.s.o.metrics; m != nil {
 			m.refused.Add(1)
 		}
-		return nil, fmt.Errorf("%w: lock %q: already unlocked", ErrNotHeld, h.s.name)
+		return nil, errorf("fenced txn", h.s.name, "%w: already unlocked", ErrNotHeld)
 	}
 	if err := etcderr.ClientClosed(h.s.cli); err != nil {
-		return nil, fmt.Errorf("lock %q: fenced txn not sent, nothing was applied: %w", h.s.name, err)
+		return nil, errorf("fenced txn", h.s.name, "%w: not sent: %w", ErrRejected, err)
 	}
 	nested := len(t.cmps) > 0 || len(t.els) > 0
 	txn := h.s.cli.Txn(t.ctx).If(h.IsOwner())
@@ -223,13 +223,13 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	}
 	resp, err := txn.Commit()
 	if err != nil {
-		return nil, fmt.Errorf("lock %q: fenced txn: %w", h.s.name, err)
+		return nil, errorf("fenced txn", h.s.name, "%w", err)
 	}
 	if !resp.Succeeded {
 		if m := h.s.o.metrics; m != nil {
 			m.refused.Add(1)
 		}
-		return nil, fmt.Errorf("%w: lock %q: key %s (token %d) is gone or replaced; nothing was applied", ErrNotHeld, h.s.name, h.key, h.rev)
+		return nil, errorf("fenced txn", h.s.name, "%w: key %s (token %d) is gone or replaced", ErrNotHeld, h.key, h.rev)
 	}
 	if !nested {
 		return resp, nil

@@ -36,7 +36,7 @@ type holder struct {
 	// pause, if set, runs inside the first hold, before its work.
 	pause func(*lock.Held)
 	// ignoreLoss makes a broken holder, for negative controls: it believes
-	// it holds until it unlocks, whatever Lost says.
+	// it holds until it unlocks, whatever Done says.
 	ignoreLoss bool
 }
 
@@ -73,7 +73,7 @@ func (hs *holders) loop(stop context.Context, hd holder, ttl time.Duration, g *r
 		}
 		select { // the work under the lock
 		case <-time.After(time.Duration(1+g.IntN(10)) * time.Millisecond):
-		case <-h.Lost():
+		case <-h.Done():
 		}
 		end := time.Now()
 		if !stopLost() {
@@ -99,7 +99,7 @@ func (hs *holders) pauseOn(t *testing.T, link *coordtest.Link) func(*lock.Held) 
 		defer link.Unblackhole()
 		t.Logf("%s pausing %s (token %d) past its TTL", time.Now().Format("15:04:05.000"), h.Key(), h.Token())
 		select {
-		case <-h.Lost():
+		case <-h.Done():
 		case <-time.After(within):
 			t.Errorf("a hold cut off for %v was not lost", within)
 			return

@@ -110,7 +110,7 @@ func notYet(t *testing.T, ch <-chan result) {
 func waitLost(t *testing.T, h *lock.Held) error {
 	t.Helper()
 	select {
-	case <-h.Lost():
+	case <-h.Done():
 		return h.Err()
 	case <-time.After(within):
 		t.Fatalf("hold on %s not reported lost", h.Key())

@@ -113,7 +113,7 @@ func TestLostWhenCutOffPastTTL(t *testing.T) {
 	rb := await(t, chB)
 	require.NoError(t, rb.err)
 	select {
-	case <-h.Lost():
+	case <-h.Done():
 	default:
 		t.Fatal("the next holder got the lock before the cut-off holder was told it lost it")
 	}
@@ -151,7 +151,7 @@ func TestLostWhenMemberPartitioned(t *testing.T) {
 	rb := await(t, chB)
 	require.NoError(t, rb.err)
 	select {
-	case <-h.Lost():
+	case <-h.Done():
 	default:
 		t.Fatal("the next holder got the lock before the partitioned holder was told it lost it")
 	}
@@ -177,7 +177,7 @@ func waiterLease(t *testing.T, cli *clientv3.Client, pfx string, held *lock.Held
 	return 0
 }
 
-func TestWaiterLeaseRevokedReturnsSessionExpired(t *testing.T) {
+func TestWaiterLeaseRevokedReturnsLeaseLost(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewServer(t)
 	cli := n.Client()
@@ -190,7 +190,7 @@ func TestWaiterLeaseRevokedReturnsSessionExpired(t *testing.T) {
 	_, err = n.NewClient(t).Revoke(ctx, waiterLease(t, cli, "waiter-revoked/", h))
 	require.NoError(t, err)
 	r := await(t, ch)
-	require.ErrorIs(t, r.err, lock.ErrSessionExpired)
+	require.ErrorIs(t, r.err, lock.ErrLeaseLost)
 	require.Nil(t, r.h)
 	require.NoError(t, h.Err(), "the holder is unaffected")
 	require.Equal(t, []string{h.Key()}, keysUnder(t, cli, "waiter-revoked/"))
@@ -203,16 +203,16 @@ func TestWaiterLeaseRevokedReturnsSessionExpired(t *testing.T) {
 	waitKeys(t, cli, "waiter-revoked/", 2)
 	require.NoError(t, l.Revoke(ctx))
 	r = await(t, ch)
-	require.ErrorIs(t, r.err, lock.ErrSessionExpired)
+	require.ErrorIs(t, r.err, lock.ErrLeaseLost)
 	_, err = c.Lock(ctx)
-	require.ErrorIs(t, err, lock.ErrSessionExpired, "a lost shared lease is not replaced")
+	require.ErrorIs(t, err, lock.ErrLeaseLost, "a lost shared lease is not replaced")
 	require.ErrorIs(t, err, lease.ErrRevoked)
 	require.NoError(t, h.Unlock(ctx))
 }
 
 // A waiter cut off from etcd gives up when its own lease's deadline passes,
 // not when its predecessor leaves (here: never).
-func TestWaiterCutOffReturnsSessionExpired(t *testing.T) {
+func TestWaiterCutOffReturnsLeaseLost(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewNode(t)
 	link := n.NewLink(t)
@@ -230,7 +230,7 @@ func TestWaiterCutOffReturnsSessionExpired(t *testing.T) {
 	require.NoError(t, err)
 	link.Blackhole()
 	r := await(t, ch)
-	require.ErrorIs(t, r.err, lock.ErrSessionExpired)
+	require.ErrorIs(t, r.err, lock.ErrLeaseLost)
 	require.ErrorIs(t, r.err, lease.ErrDeadlinePassed)
 	require.NoError(t, h.Err())
 	link.Unblackhole()
@@ -268,7 +268,7 @@ func TestKnownLossIsReportedByTheCall(t *testing.T) {
 					reported = h.Context().Err() != nil
 				case "Lost":
 					select {
-					case <-h.Lost():
+					case <-h.Done():
 						reported = true
 					default:
 					}

@@ -21,7 +21,7 @@ import (
 //   - coordkit_lock_losses_total{cause}: holds lost without Unlock, by
 //     cause: "key_deleted", "lease_expired", "lease_revoked",
 //     "deadline_passed", "closed" or "other". A loss is seen by a holder
-//     that watches its hold (Context, Lost, Err, Do).
+//     that watches its hold (Context, Done, Err, Held.Do).
 //   - coordkit_lock_fenced_refused_total: fenced writes (Held.Do, Held.Txn)
 //     refused because the hold was over.
 //

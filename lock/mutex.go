@@ -33,7 +33,12 @@ type Mutex struct {
 // lost. With WithLease it uses the given lease; a second handle sharing
 // that lease waits for the first to unlock, as any other contender would.
 func NewMutex(cli *clientv3.Client, name string, opts ...Option) (*Mutex, error) {
-	o, err := buildOptions(cli, name, opts)
+	return newMutex("new mutex", cli, name, opts...)
+}
+
+// newMutex is NewMutex, its errors naming op.
+func newMutex(op string, cli *clientv3.Client, name string, opts ...Option) (*Mutex, error) {
+	o, err := buildOptions(op, cli, name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func (m *Mutex) Name() string { return m.name }
 
 // Lock waits until the lock is held, ctx ends, or the lease ends, whichever
 // comes first. If ctx ends or the lease is lost while waiting, the waiter
-// key is removed and the error wraps ctx's error or ErrSessionExpired; no
+// key is removed and the error wraps ctx's error or ErrLeaseLost; no
 // acquisition is ever reported once the lease may have expired.
 func (m *Mutex) Lock(ctx context.Context) (*Held, error) {
 	if err := m.q.s.closedErr(); err != nil {
@@ -96,7 +101,7 @@ func (m *Mutex) Lock(ctx context.Context) (*Held, error) {
 	select {
 	case m.slot <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("lock %q: %w", m.name, context.Cause(ctx))
+		return nil, errorf("lock", m.name, "%w", context.Cause(ctx))
 	}
 	return m.hold(m.q.acquire(ctx, false))
 }
@@ -107,7 +112,7 @@ func (m *Mutex) TryLock(ctx context.Context) (*Held, error) {
 	select {
 	case m.slot <- struct{}{}:
 	default:
-		return nil, fmt.Errorf("%w: lock %q: held by another goroutine sharing this handle", ErrLocked, m.name)
+		return nil, errorf("try lock", m.name, "%w: held by another goroutine sharing this handle", ErrLocked)
 	}
 	return m.hold(m.q.acquire(ctx, true))
 }

@@ -19,7 +19,7 @@ const DefaultTTL = 10 * time.Second
 // request carries its key several times; 64 KiB leaves ample room.
 const MaxNameLen = 64 << 10
 
-// Option adjusts a Mutex, RWMutex, Semaphore or Do.
+// Option adjusts a Mutex, RWMutex, Semaphore or Run.
 type Option func(*options)
 
 type options struct {
@@ -44,7 +44,7 @@ func WithTTL(d time.Duration) Option {
 // granting one, so one process can hold a single lease for all its locks,
 // elections and registrations. The handle starts l's KeepAlive if it is
 // not running yet (a lock needs a live lease), never revokes or closes l,
-// and fails acquisitions with ErrSessionExpired once l is lost.
+// and fails acquisitions with ErrLeaseLost once l is lost.
 func WithLease(l *lease.Lease) Option {
 	return func(o *options) { o.lease, o.shared = l, true }
 }
@@ -55,11 +55,11 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }
 
-func buildOptions(cli *clientv3.Client, name string, opts []Option) (*options, error) {
+func buildOptions(op string, cli *clientv3.Client, name string, opts []Option) (*options, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("%w: nil *clientv3.Client", ErrInvalidArgument)
+		return nil, errorf(op, name, "%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 	}
-	if err := validateName(name); err != nil {
+	if err := validateName(op, name); err != nil {
 		return nil, err
 	}
 	o := &options{ttl: DefaultTTL}
@@ -68,11 +68,11 @@ func buildOptions(cli *clientv3.Client, name string, opts []Option) (*options, e
 	}
 	switch {
 	case o.shared && o.lease == nil:
-		return nil, fmt.Errorf("%w: WithLease(nil); pass a lease from lease.Grant or lease.Open", ErrInvalidArgument)
+		return nil, errorf(op, name, "%w: WithLease(nil); pass a lease from lease.Grant or lease.Open", ErrInvalidArgument)
 	case o.shared && o.ttlSet:
-		return nil, fmt.Errorf("%w: WithTTL and WithLease both given; the shared lease's own TTL applies, drop WithTTL", ErrInvalidArgument)
+		return nil, errorf(op, name, "%w: WithTTL and WithLease both given; the shared lease's own TTL applies, drop WithTTL", ErrInvalidArgument)
 	case !o.shared && o.ttl < time.Second:
-		return nil, fmt.Errorf("lock %q: %w: WithTTL(%v); use 1s or more", name, lease.ErrInvalidTTL, o.ttl)
+		return nil, errorf(op, name, "%w: WithTTL(%v): %w; use 1s or more", ErrInvalidTTL, o.ttl, lease.ErrInvalidTTL)
 	}
 	if o.log == nil {
 		o.log = slog.Default()
@@ -80,12 +80,12 @@ func buildOptions(cli *clientv3.Client, name string, opts []Option) (*options, e
 	return o, nil
 }
 
-func validateName(name string) error {
+func validateName(op, name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: empty; a lock name is an etcd key prefix such as \"jobs/nightly-report\"", ErrInvalidName)
+		return errorf(op, name, "%w: empty; a lock name is an etcd key prefix such as \"jobs/nightly-report\"", ErrInvalidName)
 	case len(name) > MaxNameLen:
-		return fmt.Errorf("%w: %d bytes, more than MaxNameLen (%d)", ErrInvalidName, len(name), MaxNameLen)
+		return fmt.Errorf("lock: %s: %w: %d bytes, more than MaxNameLen (%d); use a shorter name", op, ErrInvalidName, len(name), MaxNameLen)
 	}
 	return nil
 }

@@ -75,7 +75,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
 		defer func() { m.acquired(start, err) }()
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("lock %q: %w", q.s.name, context.Cause(ctx))
+		return nil, errorf("acquire", q.s.name, "%w", context.Cause(ctx))
 	}
 	l, err := q.s.lease(ctx)
 	if err != nil {
@@ -113,7 +113,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
 		if !held {
 			if try {
 				q.abandon(ctx, l, fence{key: key, rev: rev})
-				return nil, fmt.Errorf("%w: lock %q", ErrLocked, q.s.name)
+				return nil, errorf("try acquire", q.s.name, "%w", ErrLocked)
 			}
 			if err := q.wait(ctx, l, key, rev, next); err != nil {
 				q.abandon(ctx, l, fence{key: key, rev: rev})
@@ -123,7 +123,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
 		// Never report an acquisition the lease may not back any more.
 		if l.Err() != nil || !time.Now().Before(l.Deadline()) {
 			q.abandon(ctx, l, fence{key: key, rev: rev})
-			return nil, sessionExpired(q.s.name, l)
+			return nil, leaseLost(q.s.name, l)
 		}
 		return newHeld(q.s, l, key, rev), nil
 	}
@@ -136,7 +136,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	then := []clientv3.Op{q.ahead, clientv3.OpPut(key, nonce, clientv3.WithLease(l.ID()))}
 	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
 	if err := etcderr.ClientClosed(q.s.cli); err != nil {
-		return nil, fmt.Errorf("lock %q: enqueue %s not sent: %w", q.s.name, key, err) // nothing to clean up
+		return nil, errorf("acquire", q.s.name, "enqueue %s not sent: %w", key, err) // nothing to clean up
 	}
 	resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err == nil {
@@ -144,7 +144,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	}
 	if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		q.s.leaseGone(l)
-		return nil, fmt.Errorf("%w: %w", sessionExpired(q.s.name, l), errLeaseGone)
+		return nil, fmt.Errorf("%w: %w", leaseLost(q.s.name, l), errLeaseGone)
 	}
 	// The key may have been created: owe its deletion, identified by the
 	// nonce, rather than retry a write whose outcome is unknown.
@@ -157,7 +157,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 		q.abandon(ctx, l, f)
 	}
 	q.s.owe(f)
-	return nil, fmt.Errorf("lock %q: enqueue %s: %w", q.s.name, key, etcderr.WrapNoSpace(err))
+	return nil, errorf("acquire", q.s.name, "enqueue %s: %w", key, etcderr.WrapNoSpace(err))
 }
 
 // collided handles a create that was refused: the conditions failed, or
@@ -174,7 +174,7 @@ func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *
 	}
 	// Another handle sharing this lease holds or awaits the same lock.
 	if try {
-		return fmt.Errorf("%w: lock %q: another handle on lease %x holds or awaits it", ErrLocked, q.s.name, int64(l.ID()))
+		return errorf("try acquire", q.s.name, "%w: another handle on lease %x holds or awaits it", ErrLocked, int64(l.ID()))
 	}
 	wctx, stop := q.bound(ctx, l, "", 0)
 	defer stop()
@@ -327,8 +327,8 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 			return held, t, nil
 		}
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].CreateRevision != rev {
-			return false, target{}, fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
-				ErrSessionExpired, q.s.name, key, int64(l.ID()))
+			return false, target{}, errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
+				ErrLeaseLost, key, int64(l.ID()))
 		}
 		if q.rejected != nil {
 			if _, err := q.rejected(ctx, resp.Responses[1:]); err != nil {
@@ -338,7 +338,7 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 	}
 }
 
-// bound derives a context that also ends, with an ErrSessionExpired
+// bound derives a context that also ends, with an ErrLeaseLost
 // cause, when l is lost or (for rev > 0) the waiter's own key created at
 // rev is deleted: a waiter stops as soon as it cannot hold any more, not
 // when its predecessors leave.
@@ -350,7 +350,7 @@ func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64
 	go func() {
 		select {
 		case <-l.Done():
-			cancel(sessionExpired(q.s.name, l))
+			cancel(leaseLost(q.s.name, l))
 		case <-wctx.Done():
 		}
 	}()
@@ -362,8 +362,8 @@ func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64
 					return // broken: the checks still notice
 				}
 				if len(resp.Events) > 0 {
-					cancel(fmt.Errorf("%w: lock %q: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key)",
-						ErrSessionExpired, q.s.name, key, int64(l.ID())))
+					cancel(errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key)",
+						ErrLeaseLost, key, int64(l.ID())))
 					return
 				}
 			}
@@ -377,18 +377,18 @@ func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64
 func (q *queue) waitErr(wctx context.Context, l *lease.Lease, err error) error {
 	if wctx.Err() != nil {
 		cause := context.Cause(wctx)
-		if errors.Is(cause, ErrSessionExpired) {
+		if errors.Is(cause, ErrLeaseLost) {
 			return cause
 		}
-		return fmt.Errorf("lock %q: waiting: %w", q.s.name, cause)
+		return errorf("acquire", q.s.name, "waiting: %w", cause)
 	}
-	if errors.Is(err, ErrSessionExpired) || errors.Is(err, ErrLimitMismatch) {
+	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrLimitMismatch) {
 		return err
 	}
 	if l.Err() != nil {
-		return sessionExpired(q.s.name, l)
+		return leaseLost(q.s.name, l)
 	}
-	return fmt.Errorf("lock %q: waiting: %w", q.s.name, err)
+	return errorf("acquire", q.s.name, "waiting: %w", err)
 }
 
 // abandon removes a key this acquisition will not use. When the lease is

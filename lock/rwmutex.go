@@ -27,7 +27,7 @@ type RWMutex struct {
 // give a Mutex or Semaphore the same name: their keys would share a prefix.
 // Options are those of NewMutex.
 func NewRWMutex(cli *clientv3.Client, name string, opts ...Option) (*RWMutex, error) {
-	o, err := buildOptions(cli, name, opts)
+	o, err := buildOptions("new rwmutex", cli, name, opts)
 	if err != nil {
 		return nil, err
 	}

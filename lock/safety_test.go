@@ -102,7 +102,7 @@ func TestNegativeControlCatchesUnfencedWrites(t *testing.T) {
 				}
 				close(paused)
 				link.Blackhole()
-				<-h.Lost()
+				<-h.Done()
 				for hr.progress.Load() < 1 && ctx.Err() == nil {
 					select {
 					case <-time.After(10 * time.Millisecond):

@@ -2,7 +2,6 @@ package lock
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strconv"
 
@@ -34,12 +33,12 @@ type Semaphore struct {
 // NewSemaphore returns a handle on the semaphore called name admitting n
 // holders. Options are those of NewMutex.
 func NewSemaphore(cli *clientv3.Client, name string, n int, opts ...Option) (*Semaphore, error) {
-	o, err := buildOptions(cli, name, opts)
+	o, err := buildOptions("new semaphore", cli, name, opts)
 	if err != nil {
 		return nil, err
 	}
 	if n < 1 || int64(n) > math.MaxInt32 {
-		return nil, fmt.Errorf("%w: semaphore %q got %d", ErrInvalidLimit, name, n)
+		return nil, errorf("new semaphore", name, "%w: %w: got %d", ErrInvalidArgument, ErrInvalidLimit, n)
 	}
 	s := newSession(cli, name, o)
 	holders := name + "/holders/"
@@ -82,12 +81,12 @@ func (sem *Semaphore) rejected(ctx context.Context, resps []*pb.ResponseOp) (boo
 			If(clientv3.Compare(clientv3.CreateRevision(sem.limitKey), "=", 0)).
 			Then(clientv3.OpPut(sem.limitKey, want)).Commit()
 		if err != nil {
-			return true, fmt.Errorf("semaphore %q: storing limit %d at %s: %w", sem.name, sem.n, sem.limitKey, err)
+			return true, errorf("acquire", sem.name, "storing limit %d at %s: %w", sem.n, sem.limitKey, err)
 		}
 		return true, nil
 	case string(kvs[0].Value) != want:
-		return true, fmt.Errorf("%w: semaphore %q: etcd has limit %q at %s, this handle was made with %d; make every process use the same limit, or delete %s while nobody holds the semaphore",
-			ErrLimitMismatch, sem.name, kvs[0].Value, sem.limitKey, sem.n, sem.limitKey)
+		return true, errorf("acquire", sem.name, "%w: etcd has limit %q at %s, this handle was made with %d; make every process use the same limit, or delete %s while nobody holds the semaphore",
+			ErrLimitMismatch, kvs[0].Value, sem.limitKey, sem.n, sem.limitKey)
 	}
 	return false, nil
 }

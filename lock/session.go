@@ -3,7 +3,6 @@ package lock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -56,7 +55,7 @@ func (s *session) closedErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+		return errorf("acquire", s.name, "%w; make a new handle", ErrClosed)
 	}
 	return nil
 }
@@ -73,14 +72,14 @@ func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
 	case s.granting <- struct{}{}:
 		defer func() { <-s.granting }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("lock %q: %w", s.name, context.Cause(ctx))
+		return nil, errorf("acquire", s.name, "%w", context.Cause(ctx))
 	}
 	if l, ok, err := s.current(); ok || err != nil {
 		return l, err // granted by another caller meanwhile
 	}
 	l, err := lease.Grant(ctx, s.cli, s.o.ttl, s.o.leaseOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("lock %q: %w", s.name, err)
+		return nil, errorf("acquire", s.name, "granting a lease: %w", err)
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -88,7 +87,7 @@ func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		_ = l.Revoke(rctx)
-		return nil, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+		return nil, errorf("acquire", s.name, "%w; make a new handle", ErrClosed)
 	}
 	s.own = l
 	s.mu.Unlock()
@@ -102,12 +101,12 @@ func (s *session) current() (*lease.Lease, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, false, fmt.Errorf("%w: lock %q", ErrClosed, s.name)
+		return nil, false, errorf("acquire", s.name, "%w; make a new handle", ErrClosed)
 	}
 	if s.o.shared {
 		l := s.o.lease
 		if err := l.Err(); err != nil {
-			return nil, false, fmt.Errorf("%w: lock %q: the shared lease %x is gone (%w); grant a new lease and make a new handle", ErrSessionExpired, s.name, int64(l.ID()), err)
+			return nil, false, errorf("acquire", s.name, "%w: the shared lease %x is gone (%w); grant a new lease and make a new handle", ErrLeaseLost, int64(l.ID()), err)
 		}
 		l.KeepAlive(context.Background()) // a no-op if already running
 		return l, true, nil
@@ -160,7 +159,7 @@ func (s *session) flush(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, f := range owed {
 		if err := s.remove(ctx, f); err != nil {
-			return fmt.Errorf("lock %q: deleting %s, left behind by an earlier failed Unlock or Lock: %w", s.name, f.key, err)
+			return errorf("cleanup", s.name, "deleting %s, left behind by an earlier failed Unlock or Lock: %w", f.key, err)
 		}
 	}
 	return nil
@@ -185,7 +184,7 @@ func (s *session) close(ctx context.Context) error {
 		}
 	} else if own != nil {
 		if err := own.Revoke(ctx); err != nil {
-			return fmt.Errorf("lock %q: close: %w (its keep-alive has stopped; etcd expires it within %v; Close again to retry)", s.name, err, own.TTL())
+			return errorf("close", s.name, "%w (its keep-alive has stopped; etcd expires it within %v; Close again to retry)", err, own.TTL())
 		}
 	}
 	s.mu.Lock()
@@ -195,11 +194,11 @@ func (s *session) close(ctx context.Context) error {
 	return nil
 }
 
-// sessionExpired explains why an acquisition failed when l ended.
-func sessionExpired(name string, l *lease.Lease) error {
+// leaseLost explains why an acquisition failed when l ended.
+func leaseLost(name string, l *lease.Lease) error {
 	cause := l.Err()
 	if cause == nil {
 		cause = errors.New("lease deadline passed")
 	}
-	return fmt.Errorf("%w: lock %q: %w", ErrSessionExpired, name, cause)
+	return errorf("acquire", name, "%w: %w", ErrLeaseLost, cause)
 }

@@ -92,7 +92,7 @@ func runCandidate(ctx context.Context, out io.Writer, name, value string, ttl ti
 	fmt.Fprintf(out, "[%s] campaigning in election %q at %s; Ctrl-C to stop\n", value, name, strings.Join(cfg.Endpoints, ","))
 	err = election.Run(ctx, cli, name, value, election.Callbacks{
 		OnElected: func(ctx context.Context, term *election.Term) {
-			fmt.Fprintf(out, "[%s] ELECTED: term %d; Ctrl-C to resign\n", value, term.Rev())
+			fmt.Fprintf(out, "[%s] ELECTED: term %d; Ctrl-C to resign\n", value, term.Token())
 			<-ctx.Done() // lead until leadership ends
 		},
 		OnDemoted: func() { fmt.Fprintf(out, "[%s] no longer leading\n", value) },
@@ -111,7 +111,7 @@ func describe(ev election.Event) string {
 	if ev.Vacant {
 		return "nobody leads"
 	}
-	return fmt.Sprintf("leader: %s (term %d)", ev.Leader.Value, ev.Leader.Rev)
+	return fmt.Sprintf("leader: %s (term %d)", ev.Leader.Value, ev.Leader.Token)
 }
 
 // candidate is one of runLocal's campaigners, with a client of its own so
@@ -165,7 +165,7 @@ func runLocal(ctx context.Context, out io.Writer, name string, ttl time.Duration
 			defer close(c.done)
 			_ = election.Run(cctx, cli, name, v, election.Callbacks{
 				OnElected: func(ctx context.Context, term *election.Term) {
-					fmt.Fprintf(out, "  %s: elected, term %d\n", v, term.Rev())
+					fmt.Fprintf(out, "  %s: elected, term %d\n", v, term.Token())
 					c.elected <- struct{}{}
 					<-ctx.Done()
 					fmt.Fprintf(out, "  %s: leadership over: %v\n", v, term.Err())

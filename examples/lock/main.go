@@ -104,7 +104,7 @@ func run() error {
 		return err
 	}
 	select {
-	case <-b.Lost():
+	case <-b.Done():
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -118,7 +118,7 @@ func run() error {
 
 	// Do: run a function while holding the lock, like
 	// `etcdctl lock demo/report ./make-report.sh`.
-	err = lock.Do(ctx, cli, "demo/report", func(ctx context.Context, token int64) error {
+	err = lock.Run(ctx, cli, "demo/report", func(ctx context.Context, token int64) error {
 		fmt.Printf("making the report under the lock, token %d\n", token)
 		return nil
 	}, lock.WithTTL(5*time.Second))

@@ -106,7 +106,7 @@ func TestElectInteropBothWays(t *testing.T) {
 	require.Equal(t, "trump", waitFor(t, listener, func(l string) bool { return l == "trump" }))
 	for ev := range obs {
 		if ev.Leader.Value == "trump" {
-			require.Equal(t, term.Rev(), ev.Leader.Rev)
+			require.Equal(t, term.Token(), ev.Leader.Token)
 			break
 		}
 	}

@@ -111,7 +111,7 @@ func TestMetricsAfterRealActivity(t *testing.T) {
 	require.NoError(t, h1.Unlock(ctx))
 	h2 := <-got2
 	require.NotNil(t, h2)
-	lost := h2.Lost()
+	lost := h2.Done()
 	_, err = cli.Delete(ctx, h2.Key())
 	require.NoError(t, err)
 	<-lost

@@ -3,25 +3,24 @@ package lock
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Do runs fn while holding the lock called name, then unlocks: the library
+// Run runs fn while holding the lock called name, then unlocks: the library
 // form of `etcdctl lock name <command>`. fn gets the fencing token and a
 // context that is cancelled if ctx ends or the hold is lost, with the
 // reason as its cause; fn should stop promptly then. For fenced etcd
 // writes, HeldFrom(ctx) returns the hold (Held.Do, Held.Txn).
 //
-// Do grants a lease for this run (WithTTL) or uses WithLease. Its error
+// Run grants a lease for this run (WithTTL) or uses WithLease. Its error
 // joins fn's error, an error wrapping ErrLost if the hold was lost before
 // fn returned, and any unlock failure.
-func Do(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx context.Context, token int64) error, opts ...Option) (err error) {
+func Run(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx context.Context, token int64) error, opts ...Option) (err error) {
 	if fn == nil {
-		return fmt.Errorf("%w: nil function", ErrInvalidArgument)
+		return errorf("run", name, "%w: nil function; pass the work to do while holding the lock", ErrInvalidArgument)
 	}
-	m, err := NewMutex(cli, name, opts...)
+	m, err := newMutex("run", cli, name, opts...)
 	if err != nil {
 		return err
 	}
@@ -53,8 +52,8 @@ func Do(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx cont
 
 type heldKey struct{}
 
-// HeldFrom returns the hold that Do runs its function under, from the
-// context Do gives the function; nil for any other context.
+// HeldFrom returns the hold that Run runs its function under, from the
+// context Run gives the function; nil for any other context.
 func HeldFrom(ctx context.Context) *Held {
 	h, _ := ctx.Value(heldKey{}).(*Held)
 	return h
