@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/fenced"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
 )
@@ -24,6 +25,7 @@ type Term struct {
 	ctx   context.Context
 	end   context.CancelCauseFunc
 	freed chan struct{} // closed once the guard (and a lost term's lease) is released
+	own   fenced.Owner
 
 	op       sync.Mutex // serialises Proclaim and Resign; guards resigned
 	resigned bool
@@ -37,6 +39,7 @@ type termKey struct{}
 func newTerm(e *Election, l *lease.Lease, key string, rev int64, value string, guard context.Context, stopGuard context.CancelFunc) *Term {
 	t := &Term{e: e, l: l, key: key, rev: rev, freed: make(chan struct{}), value: value}
 	t.ctx, t.end = context.WithCancelCause(context.WithValue(guard, termKey{}, t))
+	t.own = fenced.Owner{Cli: e.cli, Key: key, Rev: rev, Pkg: "election", Name: e.name, Ended: t.Err, Refused: t.refused}
 	go t.release(stopGuard)
 	return t
 }
@@ -127,30 +130,53 @@ func (t *Term) released() error {
 	return errorf("term", t.e.name, "%w (Resign)", ErrReleased)
 }
 
+// IsOwner is a txn condition that holds exactly while this term leads:
+// the leader key exists with this term's create revision (Token).
+func (t *Term) IsOwner() clientv3.Cmp { return t.own.IsOwner() }
+
+// Do applies ops in one transaction if, and only if, the term still leads
+// (IsOwner). It is Txn(ctx).Then(ops...).Commit(); see Txn for its errors.
+func (t *Term) Do(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	return t.own.Do(ctx, "fenced txn", ops...)
+}
+
+// Txn starts a transaction fenced on the term: it is applied only while the
+// term leads. Its If, Then and Else work as in clientv3.Txn, within the
+// fence.
+func (t *Term) Txn(ctx context.Context) *Txn { return t.own.Txn(ctx, "fenced txn") }
+
+// Txn is a transaction fenced on an election.Term or a lock.Held (the same
+// type in both packages), made by their Txn methods. Its If, Then and Else
+// work as in clientv3.Txn, within the fence.
+//
+// Commit sends it once and returns the response of its If/Then/Else part.
+// If the term is over, nothing is applied and the error wraps ErrNotHeld
+// (which also matches ErrRejected) and the cause Err gives. Any other
+// failure wraps ErrRejected (not applied: etcd refused it, or it was not
+// sent because ctx had ended or the client was closed) or ErrUnknownOutcome
+// (it may have been applied; it is never re-sent: read to find out).
+type Txn = fenced.Txn
+
+// refused is told that etcd refused a fenced write: the leader key is gone
+// or belongs to another term, so the term ends (if it has not already).
+func (t *Term) refused() error {
+	t.end(errorf("term", t.e.name, "%w: leader key %s (token %d) is gone", ErrLost, t.key, t.rev))
+	return t.Err()
+}
+
 // Proclaim replaces the leader's value without a new election; observers
-// see the change. It is fenced on the term: if the leader key is gone or
-// belongs to another term, nothing is written and it returns an error
-// wrapping ErrNotHeld, as it does once the term has ended. A Proclaim
-// whose outcome is unknown (timeout) returns the error and is not retried.
+// see the change. It is a fenced write, with the errors of Txn: once the
+// term is over, or if the leader key is gone or belongs to another term,
+// nothing is written and the error wraps ErrNotHeld. A Proclaim whose
+// outcome is unknown wraps ErrUnknownOutcome and is not retried.
 func (t *Term) Proclaim(ctx context.Context, value string) error {
 	if err := t.e.checkValue("proclaim", value); err != nil {
 		return err
 	}
 	t.op.Lock()
 	defer t.op.Unlock()
-	if err := t.Err(); err != nil {
-		return errorf("proclaim", t.e.name, "%w: %w", ErrNotHeld, err)
-	}
-	resp, err := t.e.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(t.key), "=", t.rev)).
-		Then(clientv3.OpPut(t.key, value, clientv3.WithLease(t.l.ID()))).
-		Commit()
-	if err != nil {
-		return errorf("proclaim", t.e.name, "%w", err)
-	}
-	if !resp.Succeeded {
-		t.end(errorf("term", t.e.name, "%w: leader key %s (token %d) is gone", ErrLost, t.key, t.rev))
-		return errorf("proclaim", t.e.name, "%w: %w", ErrNotHeld, t.Err())
+	if _, err := t.own.Do(ctx, "proclaim", clientv3.OpPut(t.key, value, clientv3.WithLease(t.l.ID()))); err != nil {
+		return err
 	}
 	t.mu.Lock()
 	t.value = value

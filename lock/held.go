@@ -9,7 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit/internal/etcderr"
+	"github.com/coordkit/coordkit/internal/fenced"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
 )
@@ -28,6 +28,7 @@ type Held struct {
 	rev   int64
 	lease *lease.Lease
 	free  func() // lets the handle acquire again; may be nil
+	own   fenced.Owner
 
 	mu        sync.Mutex
 	freed     bool
@@ -42,6 +43,7 @@ type Held struct {
 
 func newHeld(s *session, l *lease.Lease, key string, rev int64) *Held {
 	h := &Held{s: s, key: key, rev: rev, lease: l}
+	h.own = fenced.Owner{Cli: s.cli, Key: key, Rev: rev, Pkg: "lock", Name: s.name, Ended: h.ended, Refused: h.refused}
 	if s.o.metrics != nil {
 		h.since = time.Now()
 	}
@@ -62,9 +64,7 @@ func (h *Held) Lease() *lease.Lease { return h.lease }
 
 // IsOwner is a txn condition that holds exactly while this hold is
 // current: the lock key exists with this hold's create revision.
-func (h *Held) IsOwner() clientv3.Cmp {
-	return clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev)
-}
+func (h *Held) IsOwner() clientv3.Cmp { return h.own.IsOwner() }
 
 // Context returns a context cancelled as soon as the hold ends: Unlock,
 // the lock key deleted or replaced, or its lease expired, revoked or past
@@ -168,73 +168,59 @@ func (h *Held) Unlock(ctx context.Context) error {
 }
 
 // Do applies ops in one transaction if, and only if, the hold is still
-// current (IsOwner); otherwise nothing is applied and the error wraps
-// ErrNotHeld.
+// current (IsOwner). It is Txn(ctx).Then(ops...).Commit(); see Txn.Commit
+// for its errors.
 func (h *Held) Do(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
-	return h.Txn(ctx).Then(ops...).Commit()
+	return h.own.Do(ctx, "fenced txn", ops...)
 }
 
 // Txn starts a transaction fenced on the hold: it is applied only while the
-// hold is current, and Commit fails with ErrNotHeld otherwise. Its If, Then
-// and Else work as in clientv3.Txn, within the fence.
-func (h *Held) Txn(ctx context.Context) *Txn { return &Txn{h: h, ctx: ctx} }
+// hold is current. Its If, Then and Else work as in clientv3.Txn, within
+// the fence.
+func (h *Held) Txn(ctx context.Context) *Txn { return h.own.Txn(ctx, "fenced txn") }
 
-// Txn is a transaction fenced on a hold; see Held.Txn.
-type Txn struct {
-	h         *Held
-	ctx       context.Context
-	cmps      []clientv3.Cmp
-	then, els []clientv3.Op
+// Txn is a transaction fenced on a lock.Held or an election.Term (the same
+// type in both packages), made by their Txn methods. Its If, Then and Else
+// work as in clientv3.Txn, within the fence.
+//
+// Commit sends it once and returns the response of its If/Then/Else part.
+// If the hold or term is over, nothing is applied and the error wraps
+// ErrNotHeld (which also matches ErrRejected) and the cause Err gives.
+// Any other failure wraps ErrRejected (not applied: etcd refused it, or it
+// was not sent because ctx had ended or the client was closed) or
+// ErrUnknownOutcome (it may have been applied; it is never re-sent: read to
+// find out).
+type Txn = fenced.Txn
+
+// ended is the fence's check before sending: the hold is over for its user
+// once Unlock was called, or once its guard (if started) saw it end.
+func (h *Held) ended() error {
+	h.mu.Lock()
+	over := h.releasing || (h.ctx != nil && keyguard.Check(h.ctx).Err() != nil)
+	h.mu.Unlock()
+	if !over {
+		return nil
+	}
+	h.countRefused()
+	return h.Err()
 }
 
-// If adds conditions; Then runs when all of them hold, Else otherwise.
-func (t *Txn) If(cs ...clientv3.Cmp) *Txn { t.cmps = append(t.cmps, cs...); return t }
+// countRefused measures a fenced write refused because the hold was over.
+func (h *Held) countRefused() {
+	if m := h.s.o.metrics; m != nil {
+		m.refused.Add(1)
+	}
+}
 
-// Then adds operations applied when the If conditions hold.
-func (t *Txn) Then(ops ...clientv3.Op) *Txn { t.then = append(t.then, ops...); return t }
-
-// Else adds operations applied when an If condition fails.
-func (t *Txn) Else(ops ...clientv3.Op) *Txn { t.els = append(t.els, ops...); return t }
-
-// Commit sends the transaction. Its response is the one of the If/Then/Else
-// part, as clientv3 would return it. If the hold is over, nothing is
-// applied and the error wraps ErrNotHeld. On a closed etcd client nothing
-// is sent, and the error says so.
-func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
-	h := t.h
+// refused is told that etcd refused a fenced write: it returns the hold's
+// Err if its end is known.
+func (h *Held) refused() error {
+	h.countRefused()
 	h.mu.Lock()
-	releasing := h.releasing
+	started := h.ctx != nil
 	h.mu.Unlock()
-	if releasing {
-		if m := h.s.o.metrics; m != nil {
-			m.refused.Add(1)
-		}
-		return nil, errorf("fenced txn", h.s.name, "%w: already unlocked", ErrNotHeld)
+	if !started {
+		return nil // no guard to ask; do not start one just for this
 	}
-	if err := etcderr.ClientClosed(h.s.cli); err != nil {
-		return nil, errorf("fenced txn", h.s.name, "%w: not sent: %w", ErrRejected, err)
-	}
-	nested := len(t.cmps) > 0 || len(t.els) > 0
-	txn := h.s.cli.Txn(t.ctx).If(h.IsOwner())
-	if nested {
-		txn = txn.Then(clientv3.OpTxn(t.cmps, t.then, t.els))
-	} else {
-		txn = txn.Then(t.then...)
-	}
-	resp, err := txn.Commit()
-	if err != nil {
-		return nil, errorf("fenced txn", h.s.name, "%w", err)
-	}
-	if !resp.Succeeded {
-		if m := h.s.o.metrics; m != nil {
-			m.refused.Add(1)
-		}
-		return nil, errorf("fenced txn", h.s.name, "%w: key %s (token %d) is gone or replaced", ErrNotHeld, h.key, h.rev)
-	}
-	if !nested {
-		return resp, nil
-	}
-	inner := (*clientv3.TxnResponse)(resp.Responses[0].GetResponseTxn())
-	inner.Header = resp.Header
-	return inner, nil
+	return h.Err()
 }
