@@ -11,7 +11,7 @@ import (
 // ErrUnhealthy is what Health.Check wraps when the Run loop it watches is
 // not running, or has been failing to campaign for longer than its
 // tolerance.
-var ErrUnhealthy = errors.New("election: run loop unhealthy")
+var ErrUnhealthy = errors.New("run loop unhealthy")
 
 // Health tells a health probe whether a Run loop is doing its job, in the
 // spirit of Kubernetes' leaderelection HealthzAdaptor: healthy while Run
@@ -44,16 +44,16 @@ func (h *Health) Check(context.Context) error {
 	defer h.mu.Unlock()
 	switch {
 	case !h.running && h.exitErr != nil:
-		return fmt.Errorf("%w: Run returned: %w", ErrUnhealthy, h.exitErr)
+		return fmt.Errorf("election: health check: %w: Run returned: %w", ErrUnhealthy, h.exitErr)
 	case !h.running:
-		return fmt.Errorf("%w: Run is not running", ErrUnhealthy)
+		return fmt.Errorf("election: health check: %w: Run is not running", ErrUnhealthy)
 	case h.leading != nil:
 		if err := h.leading.Err(); err != nil {
-			return fmt.Errorf("%w: leadership ended and Run has not stepped down yet: %w", ErrUnhealthy, err)
+			return fmt.Errorf("election: health check: %w: leadership ended and Run has not stepped down yet: %w", ErrUnhealthy, err)
 		}
 		return nil
 	case !h.failing.IsZero() && time.Since(h.failing) > h.tolerance:
-		return fmt.Errorf("%w: campaigns failing for %v: %w", ErrUnhealthy, time.Since(h.failing).Round(time.Millisecond), h.lastErr)
+		return fmt.Errorf("election: health check: %w: campaigns failing for %v: %w", ErrUnhealthy, time.Since(h.failing).Round(time.Millisecond), h.lastErr)
 	}
 	return nil
 }

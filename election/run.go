@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,9 +36,69 @@ type Callbacks struct {
 	OnLeaderChange func(Event)
 }
 
-// Run campaigns in election name with value until ctx ends, in the spirit
-// of Kubernetes' leaderelection and Curator's LeaderSelector with
-// auto-requeue: it campaigns, calls OnElected with a context that ends with
+// Run campaigns in election name with value until ctx ends: it is
+// NewRunner(cli, name, value, cb, opts...).Run(ctx), for callers that need
+// no Runner to ask IsLeader or Term.
+func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) error {
+	r, err := newRunner("run", cli, name, value, cb, opts)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}
+
+// Runner is a supervised candidate: Run campaigns, leads and campaigns
+// again until its context ends, while IsLeader and Term tell the rest of
+// the program whether it leads right now, without a flag of its own. It is
+// safe for concurrent use; Run may be called again after it returned, but
+// not while it runs.
+type Runner struct {
+	e       *Election
+	name    string
+	value   string
+	cb      Callbacks
+	running atomic.Bool
+	term    atomic.Pointer[Term] // the term being led, nil between terms
+}
+
+// NewRunner checks its arguments and returns a Runner; nothing is sent
+// until Run. Errors wrap ErrInvalidArgument, ErrInvalidName, ErrInvalidTTL
+// or ErrValueTooLarge.
+func NewRunner(cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) (*Runner, error) {
+	return newRunner("new runner", cli, name, value, cb, opts)
+}
+
+func newRunner(op string, cli *clientv3.Client, name, value string, cb Callbacks, opts []Option) (*Runner, error) {
+	e, err := newElection(op, cli, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkValue(op, value); err != nil {
+		return nil, err
+	}
+	return &Runner{e: e, name: name, value: value, cb: cb}, nil
+}
+
+// IsLeader reports whether this Runner leads now: it has a term whose
+// Context has not ended. It turns true when Campaign returns the term,
+// before OnElected is called, and false as soon as the term's Context ends
+// (loss, Resign, or Run's context ending), before OnDemoted is called.
+func (r *Runner) IsLeader() bool {
+	t := r.term.Load()
+	return t != nil && t.Context().Err() == nil
+}
+
+// Term is the term this Runner leads, or nil when it does not lead.
+func (r *Runner) Term() *Term {
+	if t := r.term.Load(); t != nil && t.Context().Err() == nil {
+		return t
+	}
+	return nil
+}
+
+// Run campaigns in the Runner's election with its value until ctx ends,
+// in the spirit of Kubernetes' leaderelection and Curator's LeaderSelector
+// with auto-requeue: it campaigns, calls OnElected with a context that ends with
 // leadership, calls OnDemoted once the term is over, and campaigns again
 // after a short jittered backoff, with a new lease when the old one was
 // lost. Failed campaigns are retried with jittered exponential backoff.
@@ -53,14 +114,12 @@ type Callbacks struct {
 // returned. It returns earlier only for invalid arguments, or with an
 // error wrapping ErrLeaseLost when the lease given with WithLease is
 // lost (Run cannot replace a lease it does not own).
-func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) (err error) {
-	e, err := newElection("run", cli, name, opts)
-	if err != nil {
-		return err
+func (r *Runner) Run(ctx context.Context) (err error) {
+	if !r.running.CompareAndSwap(false, true) {
+		return errorf("run", r.name, "%w: this Runner is already running; make one Runner per candidate", ErrInvalidArgument)
 	}
-	if err := e.checkValue("run", value); err != nil {
-		return err
-	}
+	defer r.running.Store(false)
+	e, name, value, cb := r.e, r.name, r.value, r.cb
 	e.opts.health.start()
 	defer func() { e.opts.health.stop(err) }()
 	var wg sync.WaitGroup
@@ -105,7 +164,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 		case err == nil:
 			retry.Reset()
 			log.Info("election: elected", "key", term.Key(), "token", term.Token())
-			if !e.lead(ctx, term, cb, log) {
+			if !r.lead(ctx, term, log) {
 				unresigned = term
 			}
 			e.opts.health.demoted()
@@ -124,7 +183,10 @@ func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callb
 
 // lead runs one term: OnElected, then, once leadership ends or ctx does,
 // resignation and OnDemoted. It reports whether the resignation succeeded.
-func (e *Election) lead(ctx context.Context, term *Term, cb Callbacks, log *slog.Logger) (resigned bool) {
+func (r *Runner) lead(ctx context.Context, term *Term, log *slog.Logger) (resigned bool) {
+	cb := r.cb
+	r.term.Store(term)
+	defer r.term.Store(nil)
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
