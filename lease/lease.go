@@ -27,7 +27,9 @@ type Lease struct {
 	loopDone chan struct{}
 	done     chan struct{}
 	err      error
-	metrics  *leaseMetrics // nil: not measured
+	ctx      context.Context         // made at the first Context call
+	cancel   context.CancelCauseFunc // cancels ctx; nil until then
+	metrics  *leaseMetrics           // nil: not measured
 }
 
 // Grant asks etcd for a lease of the given TTL (at least one second; rounded
@@ -105,7 +107,26 @@ func (l *Lease) Err() error {
 	return l.err
 }
 
-// lose records why the lease is gone and closes Done, once.
+// Context returns a context cancelled, with Err as its cause
+// (context.Cause), when Done closes: the lease is lost or this handle was
+// closed or revoked. It carries no values and no deadline of its own; derive
+// from it, or tie another context to it with context.AfterFunc, to stop
+// work the lease backs. It costs no goroutine: Done and the context are
+// closed by the same call.
+func (l *Lease) Context() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx == nil {
+		l.ctx, l.cancel = context.WithCancelCause(context.Background())
+		if l.err != nil {
+			l.cancel(l.err)
+		}
+	}
+	return l.ctx
+}
+
+// lose records why the lease is gone and closes Done (and cancels Context),
+// once.
 func (l *Lease) lose(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -114,6 +135,9 @@ func (l *Lease) lose(err error) {
 	}
 	l.err = err
 	close(l.done)
+	if l.cancel != nil {
+		l.cancel(err)
+	}
 	if l.metrics != nil {
 		l.metrics.lost(err)
 	}

@@ -211,3 +211,35 @@ func TestKeepAliveEndsWhenItsClientCloses(t *testing.T) {
 	waitDone(t, l, 10*time.Second) // well before the 30 s deadline
 	require.ErrorIs(t, l.Err(), lease.ErrClientStopped)
 }
+
+// Context is cancelled with Err as its cause when the lease is lost, whether
+// it was asked for before or after the loss, and not before.
+func TestContextEndsWithTheLease(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	ctx := context.Background()
+	cli := n.Client()
+
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	defer l.Close()
+	lctx := l.Context()
+	require.Same(t, lctx, l.Context(), "one context per lease")
+	require.NoError(t, lctx.Err())
+	_, err = cli.Revoke(ctx, l.ID()) // revoked elsewhere: the keep-alive notices
+	require.NoError(t, err)
+	select {
+	case <-lctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("lease context not cancelled after the lease was revoked")
+	}
+	require.ErrorIs(t, context.Cause(lctx), lease.ErrExpired)
+	require.Equal(t, l.Err(), context.Cause(lctx))
+
+	closed, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	closed.Close()
+	require.ErrorIs(t, context.Cause(closed.Context()), lease.ErrClosed, "asked for after the loss: already cancelled")
+	require.NoError(t, closed.Revoke(ctx))
+}
