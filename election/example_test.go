@@ -2,9 +2,12 @@ package election_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/election"
@@ -209,4 +212,33 @@ func ExampleWithLease() {
 	// Output:
 	// 2 keys on the lease
 	// lease still held after resigning: true
+}
+
+// Term.Do writes only while the term leads: a deposed leader's late write
+// is refused by etcd, with nothing applied. IsOwner, Txn and Do are those
+// of lock.Held; kv's Store.Fenced(term) fences typed writes the same way.
+func ExampleTerm_Do() {
+	node := startNode()
+	defer node.Close()
+	ctx := context.Background()
+	cli := node.Client()
+
+	e, _ := election.New(cli, "scheduler")
+	term, err := e.Campaign(ctx, "node-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = term.Do(ctx, clientv3.OpPut("schedule/next", "job-42"))
+	fmt.Println("as leader:", err)
+
+	cli.Delete(ctx, term.Key()) // as `etcdctl del`: leadership is gone
+	_, err = term.Do(ctx, clientv3.OpPut("schedule/next", "job-43"))
+	fmt.Println("deposed:", errors.Is(err, election.ErrNotHeld), errors.Is(err, election.ErrLost))
+	got, _ := cli.Get(ctx, "schedule/next")
+	fmt.Println("stored:", string(got.Kvs[0].Value))
+	term.Resign(ctx)
+	// Output:
+	// as leader: <nil>
+	// deposed: true true
+	// stored: job-42
 }

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"github.com/coordkit/coordkit/internal/etcderr"
+	"github.com/coordkit/coordkit/internal/fenced"
 
 	"context"
 	"errors"
@@ -463,6 +464,12 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 		}
 		return
 	}
+	if errors.Is(err, errFenceEnded) {
+		for _, op := range ops {
+			b.answer(op, batchResult{err: b.s.notHeld(op.verb(), op.key)})
+		}
+		return
+	}
 	if len(ops) > 1 && etcderr.RejectedByOp(err) {
 		if parts := split(ops, err); parts != nil {
 			for _, part := range parts {
@@ -479,7 +486,7 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 // send1 sends ops in one request and returns its revision and which deletes
 // removed a key.
 func (b *Batcher[T]) send1(ctx context.Context, ops []*batchOp) (int64, func(int) bool, error) {
-	if len(ops) == 1 {
+	if len(ops) == 1 && b.s.fence == nil {
 		op := ops[0]
 		if !op.put {
 			resp, err := b.s.cli.Delete(ctx, op.key)
@@ -510,7 +517,19 @@ func (b *Batcher[T]) send1(ctx context.Context, ops []*batchOp) (int64, func(int
 			txnOps[i] = clientv3.OpDelete(op.key)
 		}
 	}
-	resp, err := b.s.cli.Txn(ctx).Then(txnOps...).Commit()
+	var resp *clientv3.TxnResponse
+	var err error
+	if f := b.s.fence; f != nil {
+		var held bool
+		if f.Err() != nil {
+			return 0, nil, errFenceEnded
+		}
+		if resp, held, err = fenced.Send(ctx, b.s.cli, f.IsOwner(), nil, txnOps, nil); err == nil && !held {
+			return 0, nil, errFenceEnded
+		}
+	} else {
+		resp, err = b.s.cli.Txn(ctx).Then(txnOps...).Commit()
+	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -518,6 +537,10 @@ func (b *Batcher[T]) send1(ctx context.Context, ops []*batchOp) (int64, func(int
 		return resp.Responses[i].GetResponseDeleteRange().GetDeleted() > 0
 	}, nil
 }
+
+// errFenceEnded marks a batch refused because the store's fence ended;
+// each of its callers gets the store's ErrNotHeld error.
+var errFenceEnded = errors.New("fence ended")
 
 // split divides a rejected batch: by lease when a lease was missing (the ops
 // of the missing lease then fail together, the others go through), else in

@@ -10,6 +10,7 @@ import (
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/kv"
 	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/lock"
 )
 
 func startNode() (*coordkit.Node, error) {
@@ -319,4 +320,39 @@ func ExampleBatcher_PutAsync() {
 	}
 	fmt.Println(len(all), "written,", failed, "failed")
 	// Output: 500 written, 0 failed
+}
+
+// A write fenced by a lock applies only while the lock is held: etcd itself
+// refuses it once the hold has ended, even if the holder has not noticed.
+func ExampleStore_Fenced() {
+	node, err := startNode()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close()
+	ctx := context.Background()
+
+	reports, _ := kv.New[string](node.Client(), "reports", kv.WithCodec(kv.StringCodec))
+	m, _ := lock.NewMutex(node.Client(), "reports-writer")
+	defer m.Close(ctx)
+	held, err := m.Lock(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	fenced := reports.Fenced(held) // every write through it carries the fence
+	_, err = fenced.Put(ctx, "daily", "written under the lock")
+	fmt.Println("while held:", err)
+
+	held.Unlock(ctx)
+	_, err = fenced.Put(ctx, "daily", "too late")
+	fmt.Println("after Unlock:", errors.Is(err, kv.ErrNotHeld), errors.Is(err, lock.ErrReleased))
+	e, _ := reports.Get(ctx, "daily")
+	fmt.Println("stored:", e.Value)
+	// Output:
+	// while held: <nil>
+	// after Unlock: true true
+	// stored: written under the lock
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/metadata"
@@ -19,6 +20,7 @@ type Store[T any] struct {
 	codec  Codec[T]
 	o      options
 	rng    watchresume.Range
+	fence  Fence // nil: writes are not fenced (see Fenced)
 }
 
 // New returns a Store of the keys under prefix, values encoded with the
@@ -115,6 +117,13 @@ func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) 
 	if err := unsent(ctx, s.cli, "put", full); err != nil {
 		return 0, err
 	}
+	if s.fence != nil {
+		resp, err := s.fencedOp(ctx, "put", full, clientv3.OpPut(full, data, po.clientOpts()...))
+		if err != nil {
+			return 0, err
+		}
+		return resp.Header.Revision, nil
+	}
 	resp, err := s.cli.Put(requireLeader(ctx), full, data, po.clientOpts()...)
 	if err != nil {
 		return 0, writeErr("put", full, err)
@@ -134,15 +143,24 @@ func (s *Store[T]) Swap(ctx context.Context, key string, v T, opts ...PutOption)
 	if err := unsent(ctx, s.cli, "swap", full); err != nil {
 		return nil, 0, err
 	}
-	resp, err := s.cli.Put(requireLeader(ctx), full, data, append(po.clientOpts(), clientv3.WithPrevKV())...)
-	if err != nil {
-		return nil, 0, writeErr("swap", full, err)
+	var prevKv *mvccpb.KeyValue
+	if s.fence != nil {
+		resp, err := s.fencedOp(ctx, "swap", full, clientv3.OpPut(full, data, append(po.clientOpts(), clientv3.WithPrevKV())...))
+		if err != nil {
+			return nil, 0, err
+		}
+		rev, prevKv = resp.Header.Revision, resp.Responses[0].GetResponsePut().PrevKv
+	} else {
+		resp, err := s.cli.Put(requireLeader(ctx), full, data, append(po.clientOpts(), clientv3.WithPrevKV())...)
+		if err != nil {
+			return nil, 0, writeErr("swap", full, err)
+		}
+		rev, prevKv = resp.Header.Revision, resp.PrevKv
 	}
-	rev = resp.Header.Revision
-	if resp.PrevKv == nil {
+	if prevKv == nil {
 		return nil, rev, nil
 	}
-	e, err := s.entry(resp.PrevKv)
+	e, err := s.entry(prevKv)
 	if err != nil {
 		return nil, rev, fmt.Errorf("kv: swap %q: written at revision %d, but the previous value is unreadable: %w", full, rev, err)
 	}
@@ -197,13 +215,15 @@ func (s *Store[T]) Create(ctx context.Context, key string, v T, opts ...PutOptio
 	if err := unsent(ctx, s.cli, "create", full); err != nil {
 		return 0, err
 	}
-	resp, err := s.cli.Txn(requireLeader(ctx)).
-		If(clientv3.Compare(clientv3.CreateRevision(full), "=", 0)).
-		Then(clientv3.OpPut(full, data, po.clientOpts()...)).
-		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
-		Commit()
+	resp, held, err := s.txn(ctx,
+		clientv3.Compare(clientv3.CreateRevision(full), "=", 0),
+		clientv3.OpPut(full, data, po.clientOpts()...),
+		clientv3.OpGet(full, clientv3.WithKeysOnly()))
 	if err != nil {
 		return 0, writeErr("create", full, err)
+	}
+	if !held {
+		return 0, s.notHeld("create", full)
 	}
 	if !resp.Succeeded {
 		return 0, fmt.Errorf("kv: create %q: %w (mod revision %d); use Put to overwrite or CompareAndSwap to replace it",
@@ -221,6 +241,13 @@ func (s *Store[T]) Delete(ctx context.Context, key string) (existed bool, rev in
 	full := s.prefix + key
 	if err := unsent(ctx, s.cli, "delete", full); err != nil {
 		return false, 0, err
+	}
+	if s.fence != nil {
+		resp, err := s.fencedOp(ctx, "delete", full, clientv3.OpDelete(full))
+		if err != nil {
+			return false, 0, err
+		}
+		return resp.Responses[0].GetResponseDeleteRange().GetDeleted() > 0, resp.Header.Revision, nil
 	}
 	resp, err := s.cli.Delete(requireLeader(ctx), full)
 	if err != nil {
@@ -244,13 +271,15 @@ func (s *Store[T]) CompareAndSwap(ctx context.Context, key string, modRev int64,
 	if err := unsent(ctx, s.cli, "compare-and-swap", full); err != nil {
 		return 0, err
 	}
-	resp, err := s.cli.Txn(requireLeader(ctx)).
-		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
-		Then(clientv3.OpPut(full, data, po.clientOpts()...)).
-		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
-		Commit()
+	resp, held, err := s.txn(ctx,
+		clientv3.Compare(clientv3.ModRevision(full), "=", modRev),
+		clientv3.OpPut(full, data, po.clientOpts()...),
+		clientv3.OpGet(full, clientv3.WithKeysOnly()))
 	if err != nil {
 		return 0, writeErr("compare-and-swap", full, err)
+	}
+	if !held {
+		return 0, s.notHeld("compare-and-swap", full)
 	}
 	if !resp.Succeeded {
 		return 0, conflict("compare-and-swap", full, modRev, resp)
@@ -272,13 +301,15 @@ func (s *Store[T]) CompareAndDelete(ctx context.Context, key string, modRev int6
 	if err := unsent(ctx, s.cli, "compare-and-delete", full); err != nil {
 		return 0, err
 	}
-	resp, err := s.cli.Txn(requireLeader(ctx)).
-		If(clientv3.Compare(clientv3.ModRevision(full), "=", modRev)).
-		Then(clientv3.OpDelete(full)).
-		Else(clientv3.OpGet(full, clientv3.WithKeysOnly())).
-		Commit()
+	resp, held, err := s.txn(ctx,
+		clientv3.Compare(clientv3.ModRevision(full), "=", modRev),
+		clientv3.OpDelete(full),
+		clientv3.OpGet(full, clientv3.WithKeysOnly()))
 	if err != nil {
 		return 0, writeErr("compare-and-delete", full, err)
+	}
+	if !held {
+		return 0, s.notHeld("compare-and-delete", full)
 	}
 	if !resp.Succeeded {
 		return 0, conflict("compare-and-delete", full, modRev, resp)

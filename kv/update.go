@@ -111,16 +111,14 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 	if err := unsent(ctx, s.cli, "update", full); err != nil {
 		return Entry[T]{}, 0, nil, err
 	}
-	resp, err := s.cli.Txn(requireLeader(ctx)).
-		If(cmp).
-		Then(clientv3.OpPut(full, data, putOpts...)).
-		Else(clientv3.OpGet(full)).
-		Commit()
+	resp, held, err := s.txn(ctx, cmp, clientv3.OpPut(full, data, putOpts...), clientv3.OpGet(full))
 	switch {
 	case err != nil && (errors.Is(err, rpctypes.ErrNoLeader) || errors.Is(err, rpctypes.ErrTooManyRequests)):
 		return Entry[T]{}, refused, nil, nil
 	case err != nil:
 		return Entry[T]{}, 0, nil, writeErr("update", full, err)
+	case !held:
+		return Entry[T]{}, 0, nil, s.notHeld("update", full)
 	case !resp.Succeeded:
 		if r := resp.Responses[0].GetResponseRange(); r != nil && len(r.Kvs) > 0 {
 			return Entry[T]{}, conflicted, r.Kvs[0], nil

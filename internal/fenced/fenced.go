@@ -93,30 +93,43 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	if err := etcderr.ClientClosed(o.Cli); err != nil {
 		return nil, o.errorf(t.op, "%w", etcderr.Outcome(err))
 	}
-	nested := len(t.cmps) > 0 || len(t.els) > 0
-	txn := o.Cli.Txn(clientv3.WithRequireLeader(t.ctx)).If(o.IsOwner())
-	if nested {
-		txn = txn.Then(clientv3.OpTxn(t.cmps, t.then, t.els))
-	} else {
-		txn = txn.Then(t.then...)
-	}
-	resp, err := txn.Commit()
+	resp, held, err := Send(clientv3.WithRequireLeader(t.ctx), o.Cli, o.IsOwner(), t.cmps, t.then, t.els)
 	if err != nil {
 		return nil, o.errorf(t.op, "%w", etcderr.Outcome(err))
 	}
-	if !resp.Succeeded {
+	if !held {
 		var cause error
 		if o.Refused != nil {
 			cause = o.Refused()
 		}
 		return nil, o.notHeld(t.op, cause, fmt.Sprintf("key %s (token %d) is gone or replaced", o.Key, o.Rev))
 	}
+	return resp, nil
+}
+
+// Send sends, once, a transaction that applies then (if every cmp holds) or
+// els (otherwise) only while fence holds; held is false when fence failed,
+// and then nothing was applied. resp is the response of the cmps/then/els
+// part, as clientv3 would return it for that transaction alone; err is
+// etcd's, unclassified.
+func Send(ctx context.Context, cli *clientv3.Client, fence clientv3.Cmp, cmps []clientv3.Cmp, then, els []clientv3.Op) (resp *clientv3.TxnResponse, held bool, err error) {
+	nested := len(cmps) > 0 || len(els) > 0
+	txn := cli.Txn(ctx).If(fence)
+	if nested {
+		txn = txn.Then(clientv3.OpTxn(cmps, then, els))
+	} else {
+		txn = txn.Then(then...)
+	}
+	resp, err = txn.Commit()
+	if err != nil || !resp.Succeeded {
+		return nil, false, err
+	}
 	if !nested {
-		return resp, nil
+		return resp, true, nil
 	}
 	inner := (*clientv3.TxnResponse)(resp.Responses[0].GetResponseTxn())
 	inner.Header = resp.Header
-	return inner, nil
+	return inner, true, nil
 }
 
 func (o *Owner) errorf(op, format string, args ...any) error {
