@@ -6,10 +6,16 @@
 // deleted, its lease expired or revoked, or no keep-alive confirmed before
 // the lease's deadline (counted from when the keep-alive was sent, so the
 // signal comes no later than etcd can expire the lease) — and Term.Err says
-// why. Term.Token is a fencing token that grows with every term. Run wraps
-// this into a supervised loop that re-campaigns after every loss until its
-// context ends. Anyone can ask who leads (Election.Leader) or follow every
-// change (Election.Observe).
+// why. Term.Token is a fencing token that grows with every term, and
+// Term.Do and Term.Txn (or kv's Store.Fenced(term)) write only while the
+// term leads. A Runner wraps this into a supervised loop that re-campaigns
+// after every loss until its context ends, and says whether it leads
+// (IsLeader); Run is its short form. Anyone can ask who leads
+// (Election.Leader) or follow every change (Election.Observe).
+//
+// A Term has the methods of a lock.Held, with the same meaning (Key, Token,
+// Lease, Context, Done, Err, IsOwner, Txn, Do), and the sentinels are the
+// same values (ErrLost, ErrReleased, ErrLeaseLost, ErrNotHeld).
 //
 // Guarantees:
 //
@@ -18,6 +24,10 @@
 //     again just before it returns.
 //   - Terms' Tokens strictly increase: a term elected after another has a
 //     larger Token.
+//   - Fenced writes (Term.Do, Term.Txn, Proclaim) are applied only while
+//     the term leads; one refused because the term ended wraps ErrNotHeld
+//     (nothing applied), and any other failure is ErrRejected (nothing
+//     applied) or ErrUnknownOutcome (never re-sent).
 //   - Resign first ends the term's Context, then deletes the key fenced on
 //     the term's revision; it is idempotent and can be retried after an
 //     error.

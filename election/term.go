@@ -14,9 +14,9 @@ import (
 )
 
 // Term is one candidate's leadership, from the moment Campaign elected it
-// until it is lost or resigned. Its Context is the leadership signal: it is
-// cancelled as soon as leadership may be gone, so work done as leader
-// should run under it. A Term is safe for concurrent use.
+// until it is lost or resigned. Its Context is the leadership signal (see
+// the package doc): work done as leader should run under it. A Term is safe
+// for concurrent use.
 type Term struct {
 	e     *Election
 	l     *lease.Lease
@@ -93,11 +93,8 @@ func (t *Term) Value() string {
 	return t.value
 }
 
-// Context is cancelled when leadership ends: the leader key was deleted or
-// replaced, the lease was lost (expired, revoked, or no keep-alive
-// confirmed before its deadline, which is counted conservatively so the
-// context ends no later than etcd can expire the lease), or Resign was
-// called. Err says which.
+// Context is cancelled when leadership ends: at Resign, or as soon as it
+// may be gone, as the package doc describes. Err says which.
 //
 // A loss of the lease already known when Context, Done or Err is called
 // (its Done closed, or its deadline passed) is reported by that call: the
@@ -145,16 +142,9 @@ func (t *Term) Do(ctx context.Context, ops ...clientv3.Op) (*clientv3.TxnRespons
 // fence.
 func (t *Term) Txn(ctx context.Context) *Txn { return t.own.Txn(ctx, "fenced txn") }
 
-// Txn is a transaction fenced on an election.Term or a lock.Held (the same
-// type in both packages), made by their Txn methods. Its If, Then and Else
-// work as in clientv3.Txn, within the fence.
-//
-// Commit sends it once and returns the response of its If/Then/Else part.
-// If the term is over, nothing is applied and the error wraps ErrNotHeld
-// (which also matches ErrRejected) and the cause Err gives. Any other
-// failure wraps ErrRejected (not applied: etcd refused it, or it was not
-// sent because ctx had ended or the client was closed) or ErrUnknownOutcome
-// (it may have been applied; it is never re-sent: read to find out).
+// Txn is a transaction fenced on a Term, made by Term.Txn. It is the same
+// type as lock.Txn, whose doc gives Commit's errors: ErrNotHeld when the
+// term has ended, else ErrRejected or ErrUnknownOutcome.
 type Txn = fenced.Txn
 
 // refused is told that etcd refused a fenced write: the leader key is gone

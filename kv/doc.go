@@ -31,6 +31,12 @@
 //     the full state. With WithPrevValue, an event whose previous value etcd
 //     has compacted away says so (PrevUnknown) rather than pass for a new
 //     key.
+//   - Writes can be fenced by a lock hold or a leadership term:
+//     store.Fenced(held) (or a term) returns a view whose every write,
+//     its Batcher's included, etcd applies only while the hold or term
+//     lasts, checked in the same transaction. A refused write wraps
+//     ErrNotHeld (a rejection: nothing was applied) and the fence's Err.
+//     lock.Held and election.Term implement Fence; kv depends on neither.
 //   - The Batcher merges concurrent writes into shared txns (up to 128
 //     operations, etcd's limit), each caller getting its own result, one bad
 //     operation failing alone; writes of one key keep their order. PutAsync

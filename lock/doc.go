@@ -10,10 +10,13 @@
 // holds. No lock service can prevent that; it can only make it detectable
 // and harmless. This package therefore gives:
 //
-//   - Fencing tokens. Held.Token is the lock key's create revision, strictly
-//     increasing across successive holders. Held.Do and Held.Txn apply etcd
-//     writes only while the hold is current (IsOwner), and external systems
-//     can reject requests carrying an older token.
+//   - Fencing tokens and fenced writes. Held.Token is the lock key's create
+//     revision, strictly increasing across successive holders, so external
+//     systems can reject requests carrying an older token. Held.Do and
+//     Held.Txn apply etcd writes only while the hold is current (IsOwner),
+//     and kv's Store.Fenced(held) does so for typed writes; a write refused
+//     because the hold ended wraps ErrNotHeld, and no write's failure is
+//     ambiguous: ErrRejected (nothing applied) or ErrUnknownOutcome.
 //   - Honest loss signals. Held.Context (and Done) is cancelled when the
 //     lock key is deleted, or its lease is revoked, expires, or passes its
 //     keep-alive deadline — decided locally, from when the last renewal was
@@ -28,6 +31,10 @@
 //   - Goroutine-safe handles. Every acquisition owns its key: goroutines
 //     sharing a Mutex take turns in-process, and a second handle sharing a
 //     lease waits instead of believing it holds the first one's key.
+//
+// A Held has the methods of an election.Term, with the same meaning (Key,
+// Token, Lease, Context, Done, Err, IsOwner, Txn, Do), and the sentinels
+// are the same values (ErrLost, ErrReleased, ErrLeaseLost, ErrNotHeld).
 //
 // Always Unlock a Held, even after a loss (it is then harmless), and Close
 // handles when done: a handle keeps its lease alive until then.

@@ -15,13 +15,10 @@ import (
 )
 
 // Held is one acquisition of a lock: proof of ownership that knows when it
-// stops being true. Its methods are safe for concurrent use.
-//
-// The hold ends at Unlock, or is lost when its key is deleted or its lease
-// ends; Context and Done report either, Err says which. Work guarded by the
-// lock should write to etcd through Do or Txn (or with IsOwner as a
-// condition), so that writes made after a loss the holder has not noticed
-// yet — a long GC pause, a slow network — are refused by etcd itself.
+// stops being true, with the guarantees listed in the package doc (fencing
+// tokens and writes, loss signals, fenced release). The hold ends at
+// Unlock, or is lost; Context and Done report either, Err says which. Its
+// methods are safe for concurrent use.
 type Held struct {
 	s     *session
 	key   string
@@ -66,9 +63,8 @@ func (h *Held) Lease() *lease.Lease { return h.lease }
 // current: the lock key exists with this hold's create revision.
 func (h *Held) IsOwner() clientv3.Cmp { return h.own.IsOwner() }
 
-// Context returns a context cancelled as soon as the hold ends: Unlock,
-// the lock key deleted or replaced, or its lease expired, revoked or past
-// its keep-alive deadline (decided locally, before etcd can expire it).
+// Context returns a context cancelled as soon as the hold ends: at Unlock,
+// or at a loss as the package doc's "Honest loss signals" describes.
 // context.Cause and Err say why.
 //
 // The watch behind it starts at the first call of Context, Done or Err and
