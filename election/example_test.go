@@ -242,3 +242,31 @@ func ExampleTerm_Do() {
 	// deposed: true true
 	// stored: job-42
 }
+
+// A Runner is Run as a value: the rest of the program asks IsLeader instead
+// of keeping its own flag in the callbacks.
+func ExampleRunner() {
+	node := startNode()
+	defer node.Close()
+	ctx, stop := context.WithCancel(context.Background())
+
+	var r *election.Runner
+	r, err := election.NewRunner(node.Client(), "reconciler", "worker-1", election.Callbacks{
+		OnElected: func(ctx context.Context, term *election.Term) {
+			fmt.Println("leading:", r.IsLeader())
+			stop() // a real leader works until ctx ends
+			<-ctx.Done()
+		},
+		OnDemoted: func() { fmt.Println("leading after demotion:", r.IsLeader()) },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("leading before Run:", r.IsLeader())
+	fmt.Println("Run returned:", r.Run(ctx))
+	// Output:
+	// leading before Run: false
+	// leading: true
+	// leading after demotion: false
+	// Run returned: context canceled
+}
