@@ -395,6 +395,10 @@ func (b *Batcher[T]) senderDone() {
 func (b *Batcher[T]) take() []*batchOp {
 	var batch []*batchOp
 	budget := b.s.o.maxRequestBytes - requestOverhead
+	if f := b.s.fence; f != nil {
+		cmp := f.IsOwner()
+		budget -= len(cmp.KeyBytes()) + opOverhead // the fence's compare
+	}
 	rest := b.pending[:0]
 	for i, op := range b.pending {
 		if len(batch) == b.maxOps {

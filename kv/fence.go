@@ -13,9 +13,9 @@ import (
 // ErrNotHeld means a fenced write (a store from Store.Fenced) was refused
 // because its Fence had ended: the lock was lost or released, or the term
 // lost or resigned. Nothing was written. It is the same value as
-// lock.ErrNotHeld and election.ErrNotHeld, also matches ErrRejected in
-// every coordkit package (errs.Rejected), and the error wraps the fence's
-// Err once that is known.
+// lock.ErrNotHeld and election.ErrNotHeld and also matches their
+// ErrRejected (the shared "rejected, not applied" sentinel); the error
+// wraps the fence's Err once that is known.
 var ErrNotHeld = errs.NotHeld
 
 // Fence is what a fenced write is conditioned on: a lock hold or a
@@ -36,6 +36,10 @@ type Fence interface {
 // an error wrapping ErrNotHeld (and f.Err()); nothing was applied. Reads
 // and watches are as in the store. Fenced(nil) returns the store itself.
 //
+// Each fenced write first asks f.Err() and is refused unsent if the fence
+// is already known to have ended (for a lock.Held this starts its loss
+// watch, as Held.Err does).
+//
 // Fencing costs one compare in the write's transaction (a plain Put or
 // Delete becomes a one-operation txn); unfenced stores are unchanged.
 func (s *Store[T]) Fenced(f Fence) *Store[T] {
@@ -46,9 +50,6 @@ func (s *Store[T]) Fenced(f Fence) *Store[T] {
 	c.fence = f
 	return &c
 }
-
-// Fence is the fence of the store's writes, nil if they are not fenced.
-func (s *Store[T]) Fence() Fence { return s.fence }
 
 // txn sends a write transaction of one compare, one Then and one Else
 // operation, under the store's fence if it has one. held is false when the
