@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +20,8 @@ import (
 // goroutines are merged into shared txns, so a busy writer pays for one raft
 // entry and one fsync per batch rather than per write. Each call still gets
 // its own result. Create one with Store.Batcher; it is safe for concurrent
-// use. Its goroutines exist only while writes are pending; Close it when done.
+// use. Its goroutines exist only while writes are pending; Close it when done
+// (Close flushes the writes already queued).
 //
 // Put and Delete wait for their write's result. PutAsync and DeleteAsync
 // queue the write and return a Future at once, so one goroutine can keep
@@ -232,9 +234,14 @@ func (b *Batcher[T]) DeleteAsync(ctx context.Context, key string) *Future {
 	return b.queue(ctx, &batchOp{key: b.s.prefix + key})
 }
 
-// Close stops accepting writes (they fail with ErrClosed), waits for the
-// queued ones to be sent and answered, and returns. It is idempotent.
-func (b *Batcher[T]) Close() {
+// Close stops accepting writes (they fail with ErrClosed) and flushes: it
+// waits until the writes already queued have been sent and answered (each
+// caller gets its own result) and returns nil. If ctx ends first, it returns
+// an error wrapping ctx's cause, and the queued writes still go out in the
+// background, each bounded by WithTxnTimeout; call Close again to wait for
+// them. Close is idempotent: once the Batcher is drained, every call returns
+// nil at once.
+func (b *Batcher[T]) Close(ctx context.Context) error {
 	b.mu.Lock()
 	if !b.closed {
 		b.closed = true
@@ -243,7 +250,21 @@ func (b *Batcher[T]) Close() {
 		}
 	}
 	b.mu.Unlock()
-	<-b.idle
+	select {
+	case <-b.idle:
+		return nil
+	default:
+	}
+	select {
+	case <-b.idle:
+		return nil
+	case <-ctx.Done():
+		b.mu.Lock()
+		n := len(b.pending) + len(b.inflight)
+		b.mu.Unlock()
+		return fmt.Errorf("kv: close batcher of %q: %d writes not yet answered: %w; they go on in the background, call Close again to wait for them",
+			b.s.prefix, n, context.Cause(ctx))
+	}
 }
 
 func (b *Batcher[T]) do(ctx context.Context, op *batchOp) batchResult {
@@ -482,9 +503,28 @@ func (b *Batcher[T]) commit(ops []*batchOp) {
 			return
 		}
 	}
+	b.logFailure(ops, err)
 	for _, op := range ops {
 		b.answer(op, batchResult{err: writeErr(op.verb(), op.key, err)})
 	}
+}
+
+// logFailure logs a txn that failed: at warn when the cluster refused it or
+// its outcome is unknown (trouble every writer shares), at debug when one
+// operation was at fault (its caller's error says which). Values are not
+// logged.
+func (b *Batcher[T]) logFailure(ops []*batchOp, err error) {
+	level := slog.LevelWarn
+	if etcderr.RejectedByOp(err) {
+		level = slog.LevelDebug
+	}
+	log := b.s.o.logger
+	if !log.Enabled(context.Background(), level) {
+		return
+	}
+	log.Log(context.Background(), level, "kv: batched txn failed",
+		"prefix", b.s.prefix, "ops", len(ops), "first_key", ops[0].key,
+		"err", writeErr(ops[0].verb(), ops[0].key, err))
 }
 
 // send1 sends ops in one request and returns its revision and which deletes

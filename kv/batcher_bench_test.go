@@ -51,7 +51,7 @@ func BenchmarkBatcher(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer bat.Close()
+				defer bat.Close(context.Background())
 				parallel(b, writers, func(w, i int) error {
 					_, err := bat.Put(ctx, keys[w][i%benchKeysPerWriter], benchValue)
 					return err
@@ -62,7 +62,7 @@ func BenchmarkBatcher(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer bat.Close()
+				defer bat.Close(context.Background())
 				asyncWriters(b, writers, 16, func(w, i int) *kv.Future {
 					return bat.PutAsync(ctx, keys[w][i%benchKeysPerWriter], benchValue)
 				})
@@ -172,7 +172,7 @@ func BenchmarkBatcherSingleWriterOverRaw(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer bat.Close()
+	defer bat.Close(context.Background())
 	rawKeys := benchKeys(1, "raw/")
 	kvKeys := benchKeys(1, "")
 	raw := func(w, i int) error { _, err := cli.Put(ctx, rawKeys[w][i%benchKeysPerWriter], benchValue); return err }

@@ -25,7 +25,7 @@ func TestBatcherCommitIsolatesCulprits(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	live, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
 	dead1, err := cli.Grant(ctx, 60)
@@ -86,7 +86,7 @@ func TestBatcherWithdrawsQueuedWrite(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	// Pretend "wd/k" is in a txn being sent: a new write of it must queue.
 	b.mu.Lock()
@@ -131,7 +131,7 @@ func TestBatcherReportsUnknownOutcomeAndNeverResends(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher(WithTxnTimeout(800 * time.Millisecond))
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	_, err = b.Put(ctx, "warm", 0) // connection established
 	require.NoError(t, err)
 
@@ -183,7 +183,7 @@ func TestBatcherAsyncWithdrawnAndBounded(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher(WithMaxPending(1))
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	// Pretend "awd/k" is in a txn being sent: a new write of it must queue.
 	b.mu.Lock()

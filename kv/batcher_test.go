@@ -1,9 +1,12 @@
 package kv_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -36,7 +39,7 @@ func TestBatcherCoalescesAndAnswersEachCaller(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	const writers, each = 64, 20
 	revs := make([][]int64, writers)
@@ -90,7 +93,7 @@ func TestBatcherNeverPutsOneKeyTwiceInATxn(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	// 32 goroutines hammer 4 keys, mixing puts and deletes: etcd rejects a
 	// txn naming a key twice, so any sharing would fail these writes.
@@ -136,7 +139,7 @@ func TestBatcherIsolatesARevokedLease(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher(kv.WithMaxInFlight(1))
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	live, err := cli.Grant(ctx, 60)
 	require.NoError(t, err)
 	dead, err := cli.Grant(ctx, 60)
@@ -184,7 +187,7 @@ func TestBatcherSplitsBatchesTheServerRefuses(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher(kv.WithMaxInFlight(1))
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	small := make([]byte, 10)
 	big := make([]byte, 20<<10) // 3 of these exceed the server's limit
@@ -224,7 +227,7 @@ func TestBatcherCloseDrainsAndRefusesNewWrites(t *testing.T) {
 		fanOut(32, func(i int) { _, errs[i] = b.Put(ctx, fmt.Sprint(i), i) })
 		close(done)
 	}()
-	b.Close()
+	require.NoError(t, b.Close(ctx))
 	<-done
 	written := 0
 	for _, err := range errs {
@@ -241,7 +244,7 @@ func TestBatcherCloseDrainsAndRefusesNewWrites(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrClosed)
 	_, _, err = b.Delete(ctx, "late")
 	require.ErrorIs(t, err, kv.ErrClosed)
-	b.Close()
+	require.NoError(t, b.Close(ctx))
 }
 
 // TestBatcherPutAsyncKeepsOrderAndAnswersEachFuture: one goroutine queues
@@ -256,7 +259,7 @@ func TestBatcherPutAsyncKeepsOrderAndAnswersEachFuture(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher(kv.WithMaxPending(64))
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	var distinct, same []*kv.Future
 	for i := range 400 {
@@ -299,7 +302,7 @@ func TestBatcherPutAsyncKeepsOrderAndAnswersEachFuture(t *testing.T) {
 
 	// Bad input fails the future at once, sending nothing.
 	_, err = b.PutAsync(ctx, "", 1).Wait(ctx)
-	require.ErrorIs(t, err, kv.ErrInvalidKey)
+	require.ErrorIs(t, err, kv.ErrInvalidName)
 }
 
 // TestBatcherCloseAnswersQueuedFutures: Close returns only once every
@@ -316,7 +319,7 @@ func TestBatcherCloseAnswersQueuedFutures(t *testing.T) {
 	for i := range 300 {
 		fs = append(fs, b.PutAsync(ctx, fmt.Sprint(i), i))
 	}
-	b.Close()
+	require.NoError(t, b.Close(ctx))
 	for i, f := range fs {
 		select {
 		case <-f.Done():
@@ -331,4 +334,42 @@ func TestBatcherCloseAnswersQueuedFutures(t *testing.T) {
 	require.Len(t, all, len(fs))
 	_, err = b.PutAsync(ctx, "late", 1).Wait(ctx)
 	require.ErrorIs(t, err, kv.ErrClosed)
+}
+
+// TestBatcherCloseBoundedByContext: Close waits for queued writes only as
+// long as its context lives; the writes go on, and a later Close waits for
+// them and returns nil once they are answered.
+func TestBatcherCloseBoundedByContext(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	link := n.NewLink(t)
+	s, err := kv.New[int](link.Client(), "closectx")
+	require.NoError(t, err)
+	b, err := s.Batcher(kv.WithTxnTimeout(time.Second))
+	require.NoError(t, err)
+	_, err = b.Put(ctx, "warm", 1) // the connection is up before the blackhole
+	require.NoError(t, err)
+
+	link.Blackhole()
+	f := b.PutAsync(ctx, "k", 1)
+	ended, cancel := context.WithCancelCause(ctx)
+	cause := errors.New("shutdown deadline")
+	cancel(cause)
+	err = b.Close(ended)
+	require.ErrorIs(t, err, cause, "Close gives up when its context ends")
+	require.ErrorContains(t, err, "kv: close batcher")
+	select {
+	case <-f.Done():
+		t.Fatal("the write stuck behind the blackhole cannot be answered yet")
+	default:
+	}
+	_, err = b.PutAsync(ctx, "late", 1).Wait(ctx)
+	require.ErrorIs(t, err, kv.ErrClosed, "a closed Batcher takes no new write, even before it drained")
+
+	require.NoError(t, b.Close(ctx), "a later Close waits for the queued writes")
+	_, err = f.Wait(ctx)
+	require.ErrorIs(t, err, kv.ErrUnknownOutcome, "the blackholed txn timed out after it was sent")
+	link.Unblackhole()
+	require.NoError(t, b.Close(context.Background()), "Close is idempotent")
 }

@@ -110,7 +110,7 @@ func BenchmarkPut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer bat.Close()
+		defer bat.Close(context.Background())
 		parallel(b, 64, func(w, i int) error {
 			_, err := bat.Put(ctx, kvKeys[w][i%benchKeysPerWriter], benchValue)
 			return err
@@ -125,7 +125,7 @@ func BenchmarkPut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer bat.Close()
+		defer bat.Close(context.Background())
 		parallel(b, 64, func(w, i int) error {
 			_, err := bat.Put(ctx, kvKeys[w][i%benchKeysPerWriter], benchValue)
 			return err

@@ -65,22 +65,24 @@ func encodeValue[T any](c Codec[T], key string, v T) (string, error) {
 }
 
 // encode runs c.Encode, turning a failure or a panic into an error wrapping
-// ErrCodec that names the key.
+// ErrCodec that names the key. Its message has no package prefix: callers
+// add "kv: <op>: ".
 func encode[T any](c Codec[T], key string, v T) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("kv: encode value for %s: %w: codec panicked: %v", short(key), ErrCodec, r)
+			err = fmt.Errorf("encode value for %s: %w: codec panicked: %v", short(key), ErrCodec, r)
 		}
 	}()
 	data, err = c.Encode(v)
 	if err != nil {
-		return nil, fmt.Errorf("kv: encode value for %s: %w: %w", short(key), ErrCodec, err)
+		return nil, fmt.Errorf("encode value for %s: %w: %w", short(key), ErrCodec, err)
 	}
 	return data, nil
 }
 
 // decode runs c.Decode, turning a failure or a panic into an error wrapping
-// ErrCodec that names the key.
+// ErrCodec that names the key. Its message has no package prefix: callers
+// add "kv: <op>: ".
 //
 // StringCodec values share data's memory instead of copying it: data is
 // always a response of etcd's that kv owns and nobody modifies (StringCodec's
@@ -94,13 +96,13 @@ func decode[T any, K ~string | ~[]byte](c Codec[T], key K, data []byte) (v T, er
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("kv: decode value of %s (%d bytes): %w: codec panicked: %v", short(string(key)), len(data), ErrCodec, r)
+			err = fmt.Errorf("decode value of %s (%d bytes): %w: codec panicked: %v", short(string(key)), len(data), ErrCodec, r)
 		}
 	}()
 	v, err = c.Decode(data)
 	if err != nil {
 		var zero T
-		return zero, fmt.Errorf("kv: decode value of %s (%d bytes): %w: %w; was it written with another codec?", short(string(key)), len(data), ErrCodec, err)
+		return zero, fmt.Errorf("decode value of %s (%d bytes): %w: %w; was it written with another codec?", short(string(key)), len(data), ErrCodec, err)
 	}
 	return v, nil
 }

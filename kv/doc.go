@@ -13,7 +13,7 @@
 //
 //   - Keys are relative to the store's prefix, normalised to end in "/": a
 //     store of "svc" never sees "svc2/x". Keys and values are checked before
-//     anything is sent: an empty key (ErrInvalidKey), a request over etcd's
+//     anything is sent: an empty key (ErrInvalidName), a request over etcd's
 //     1.5 MiB limit (ErrTooLarge), a value the codec cannot encode or decode
 //     (ErrCodec, naming the key). Bad input never panics, not even a panicking
 //     codec.

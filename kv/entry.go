@@ -26,7 +26,8 @@ type Entry[T any] struct {
 	Lease clientv3.LeaseID
 }
 
-// entry decodes an etcd key-value of this store.
+// entry decodes an etcd key-value of this store. A decoding error has no
+// package prefix (see decode).
 func (s *Store[T]) entry(kv *mvccpb.KeyValue) (Entry[T], error) {
 	e := s.meta(kv)
 	if len(kv.Value) == 0 && kv.Version == 0 {

@@ -259,7 +259,7 @@ func ExampleBatcher() {
 		fmt.Println(err)
 		return
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	var wg sync.WaitGroup
 	for i := range 100 {
@@ -301,7 +301,7 @@ func ExampleBatcher_PutAsync() {
 		fmt.Println(err)
 		return
 	}
-	defer b.Close()
+	defer b.Close(context.Background())
 
 	var futures []*kv.Future
 	for i := range 500 {

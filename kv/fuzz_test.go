@@ -51,7 +51,7 @@ func FuzzKeysPrefixesAndCodecs(f *testing.F) {
 		err = o.checkKey("put", p, key)
 		switch {
 		case key == "":
-			if !errors.Is(err, ErrInvalidKey) {
+			if !errors.Is(err, ErrInvalidName) {
 				t.Fatalf("empty key accepted: %v", err)
 			}
 			return

@@ -33,7 +33,7 @@ func BenchmarkMetricsCost(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(bt.Close)
+		b.Cleanup(func() { bt.Close(context.Background()) })
 		return bt
 	}
 	off, on := batcher("off"), batcher("on", kv.WithMetrics(p))

@@ -29,12 +29,15 @@ func defaultOptions() options {
 		maxRequestBytes: MaxRequestBytes,
 		updateAttempts:  DefaultUpdateAttempts,
 		updateBackoff:   backoff.Policy{Initial: time.Millisecond, Max: 200 * time.Millisecond},
+		logger:          slog.Default(),
 	}
 }
 
-func (o *options) fail(format string, args ...any) {
+// fail records the first bad option: opt is how it was called, why what
+// it needs.
+func (o *options) fail(opt, why string) {
 	if o.err == nil {
-		o.err = fmt.Errorf("kv: "+format+": %w", append(args, ErrInvalidArgument)...)
+		o.err = fmt.Errorf("kv: %s: %w: %s", opt, ErrInvalidArgument, why)
 	}
 }
 
@@ -45,7 +48,7 @@ func (o *options) fail(format string, args ...any) {
 func WithCodec[T any](c Codec[T]) Option {
 	return func(o *options) {
 		if c == nil {
-			o.fail("WithCodec(nil)")
+			o.fail("WithCodec(nil)", "pass a Codec, or leave the option out for JSON")
 			return
 		}
 		o.codec = c
@@ -58,7 +61,7 @@ func WithCodec[T any](c Codec[T]) Option {
 func WithMaxRequestBytes(n int) Option {
 	return func(o *options) {
 		if n < 4*requestOverhead {
-			o.fail("WithMaxRequestBytes(%d): want at least %d bytes", n, 4*requestOverhead)
+			o.fail(fmt.Sprintf("WithMaxRequestBytes(%d)", n), fmt.Sprintf("want at least %d bytes", 4*requestOverhead))
 			return
 		}
 		o.maxRequestBytes = n
@@ -74,7 +77,7 @@ func WithMaxRequestBytes(n int) Option {
 func WithPageSize(n int) Option {
 	return func(o *options) {
 		if n < 1 {
-			o.fail("WithPageSize(%d): want at least 1", n)
+			o.fail(fmt.Sprintf("WithPageSize(%d)", n), "want at least 1")
 			return
 		}
 		o.pageSize = int64(n)
@@ -91,7 +94,7 @@ const DefaultUpdateAttempts = 32
 func WithUpdateRetry(attempts int, initial, max time.Duration) Option {
 	return func(o *options) {
 		if attempts < 1 || initial <= 0 || max < initial {
-			o.fail("WithUpdateRetry(%d, %v, %v): want attempts ≥ 1 and 0 < initial ≤ max", attempts, initial, max)
+			o.fail(fmt.Sprintf("WithUpdateRetry(%d, %v, %v)", attempts, initial, max), "want attempts ≥ 1 and 0 < initial ≤ max")
 			return
 		}
 		o.updateAttempts = attempts
@@ -99,11 +102,20 @@ func WithUpdateRetry(attempts int, initial, max time.Duration) Option {
 	}
 }
 
-// WithLogger sets where a Store's watches log their retries (debug) and
-// resyncs (info). By default nothing is logged: watches report everything
-// that matters to the caller through events and errors.
+// WithLogger sets where a Store and its Watchers and Batchers log their
+// background work (default slog.Default(); nil means the default too):
+// watch retries (debug), resyncs (info) and watches ending on an error
+// (warn); Batcher txns that failed (warn when the cluster refused them or
+// their outcome is unknown, debug when one operation was at fault). Every
+// failure is also returned to the caller it concerns. Values are never
+// logged, keys are. To log nothing, pass slog.New(slog.DiscardHandler).
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) { o.logger = l }
+	return func(o *options) {
+		if l == nil {
+			l = slog.Default()
+		}
+		o.logger = l
+	}
 }
 
 // ReadOption adjusts Get and List.

@@ -39,15 +39,15 @@ func New[T any](cli *clientv3.Client, prefix string, opts ...Option) (*Store[T],
 		return nil, o.err
 	}
 	if cli == nil {
-		return nil, fmt.Errorf("kv: New: nil *clientv3.Client: %w", ErrInvalidArgument)
+		return nil, fmt.Errorf("kv: new store %q: %w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", prefix, ErrInvalidArgument)
 	}
 	codec := JSONCodec[T]()
 	if o.codec != nil {
 		c, ok := o.codec.(Codec[T])
 		if !ok {
 			var zero T
-			return nil, fmt.Errorf("kv: New: %w: codec %T does not encode %T values; give WithCodec a Codec[%T]",
-				ErrInvalidArgument, o.codec, zero, zero)
+			return nil, fmt.Errorf("kv: new store %q: %w: codec %T does not encode %T values; give WithCodec a Codec[%T]",
+				prefix, ErrInvalidArgument, o.codec, zero, zero)
 		}
 		codec = c
 	}
@@ -80,7 +80,7 @@ func (s *Store[T]) prepare(op, key string, v T, nKeys int, opts []PutOption) (st
 	full := s.prefix + key
 	data, err := encodeValue(s.codec, full, v)
 	if err != nil {
-		return "", "", po, err
+		return "", "", po, fmt.Errorf("kv: %s: %w", op, err)
 	}
 	if err := s.o.checkSize(op, full, nKeys, len(data)); err != nil {
 		return "", "", po, err
@@ -106,7 +106,7 @@ var requireLeaderMD = metadata.Pairs(rpctypes.MetadataRequireLeaderKey, rpctypes
 // Put stores v under key and returns the revision of the write (like
 // etcdctl put; WithLease like --lease).
 //
-// Errors: ErrInvalidKey, ErrTooLarge, ErrCodec before sending; then
+// Errors: ErrInvalidName, ErrTooLarge, ErrCodec before sending; then
 // ErrLeaseNotFound or ErrRejected (not applied) or ErrUnknownOutcome (may
 // have been applied; Put is never re-sent).
 func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) (int64, error) {
@@ -199,7 +199,11 @@ func (s *Store[T]) Get(ctx context.Context, key string, opts ...ReadOption) (Ent
 	if len(resp.Kvs) == 0 {
 		return Entry[T]{}, fmt.Errorf("kv: get %q: %w", full, ErrNotFound)
 	}
-	return s.entry(resp.Kvs[0])
+	e, err := s.entry(resp.Kvs[0])
+	if err != nil {
+		return e, fmt.Errorf("kv: get: %w", err)
+	}
+	return e, nil
 }
 
 // serializableOpts is shared and never modified (clientv3 only reads it).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -312,7 +313,7 @@ func TestList100kKeys(t *testing.T) {
 	// ~12 MB, and the gRPC client's default is not what we rely on.
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	const total = 100_000
 	val := make([]byte, 100)
 	errs := make(chan error, 64)
@@ -447,7 +448,7 @@ func TestWriteToLeaderlessMemberIsRejected(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrRejected)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	_, err = b.Put(ctx, "a", 1)
 	require.ErrorIs(t, err, kv.ErrRejected)
 	require.NotErrorIs(t, err, kv.ErrUnknownOutcome)
@@ -473,7 +474,7 @@ func TestWriteOnClosedClientIsRejected(t *testing.T) {
 	require.NoError(t, err)
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	require.NoError(t, cli.Close())
 
 	rejected := func(what string, err error) {
@@ -505,4 +506,26 @@ func TestWriteOnClosedClientIsRejected(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, e.Value)
 	require.Equal(t, rev, e.ModRevision, "nothing was applied")
+}
+
+// A write through the in-process client of a node that stopped was never
+// sent: ErrMemberStopped with ErrRejected, not ErrUnknownOutcome; a read
+// says the member stopped too.
+func TestStoppedMemberIsTyped(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	s, err := kv.New[int](n.Client(), "stopped")
+	require.NoError(t, err)
+	_, err = s.Put(ctx, "a", 1)
+	require.NoError(t, err)
+	require.NoError(t, n.Kill())
+
+	_, err = s.Put(ctx, "a", 2)
+	require.ErrorIs(t, err, kv.ErrMemberStopped)
+	require.ErrorIs(t, err, kv.ErrRejected)
+	require.NotErrorIs(t, err, kv.ErrUnknownOutcome)
+	require.True(t, strings.HasPrefix(err.Error(), `kv: put "stopped/a": `), err.Error())
+	_, err = s.Get(ctx, "a")
+	require.ErrorIs(t, err, kv.ErrMemberStopped)
 }

@@ -10,6 +10,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
 // Update is an optimistic read-modify-write of key: it reads the entry, calls
@@ -43,7 +44,7 @@ func (s *Store[T]) Update(ctx context.Context, key string, fn func(old T, exists
 	}
 	resp, err := s.cli.Get(requireLeader(ctx), full)
 	if err != nil {
-		return Entry[T]{}, fmt.Errorf("kv: update %q: read (nothing written): %w", full, err)
+		return Entry[T]{}, fmt.Errorf("kv: update %q: read (nothing written): %w", full, etcderr.WrapMemberStopped(err))
 	}
 	var cur *mvccpb.KeyValue
 	if len(resp.Kvs) > 0 {
@@ -95,7 +96,7 @@ func (s *Store[T]) updateOnce(ctx context.Context, full string, cur *mvccpb.KeyV
 	}
 	data, err := encodeValue(s.codec, full, v)
 	if err != nil {
-		return Entry[T]{}, 0, nil, err
+		return Entry[T]{}, 0, nil, fmt.Errorf("kv: update: %w", err)
 	}
 	if err := s.o.checkSize("update", full, 3, len(data)); err != nil {
 		return Entry[T]{}, 0, nil, err

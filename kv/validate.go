@@ -29,7 +29,7 @@ func normalizePrefix(prefix string, maxBytes int) (string, error) {
 		prefix += "/"
 	}
 	if len(prefix) > maxBytes-requestOverhead {
-		return "", fmt.Errorf("kv: prefix of %d bytes: %w: a prefix must leave room for keys within the %d-byte request limit",
+		return "", fmt.Errorf("kv: new store: prefix of %d bytes: %w: a prefix must leave room for keys within the %d-byte request limit",
 			len(prefix), ErrTooLarge, maxBytes)
 	}
 	return prefix, nil
@@ -39,7 +39,7 @@ func normalizePrefix(prefix string, maxBytes int) (string, error) {
 func (o *options) checkKey(op, prefix, key string) error {
 	if key == "" {
 		return fmt.Errorf("kv: %s: %w: empty key; name the key under the store prefix %q (an empty key would be the prefix itself)",
-			op, ErrInvalidKey, prefix)
+			op, ErrInvalidName, prefix)
 	}
 	if n := len(prefix) + len(key); n > o.maxRequestBytes-requestOverhead {
 		return fmt.Errorf("kv: %s %s: %w: key of %d bytes exceeds the %d-byte request limit",

@@ -31,7 +31,7 @@ func TestBadInputFailsBeforeSending(t *testing.T) {
 	noop := func(v float64, _ bool) (float64, error) { return v, nil }
 	b, err := s.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	for name, call := range map[string]func() error{
 		"put":    func() error { _, err := s.Put(ctx, "", 1); return err },
 		"swap":   func() error { _, _, err := s.Swap(ctx, "", 1); return err },
@@ -45,7 +45,7 @@ func TestBadInputFailsBeforeSending(t *testing.T) {
 		"bdel":   func() error { _, _, err := b.Delete(ctx, ""); return err },
 	} {
 		err := call()
-		require.ErrorIs(t, err, kv.ErrInvalidKey, name)
+		require.ErrorIs(t, err, kv.ErrInvalidName, name)
 		require.Contains(t, err.Error(), `"bad/"`, name)
 	}
 

@@ -200,8 +200,12 @@ func (s *Store[T]) runWatch(ctx context.Context, next func() (watchresume.Update
 	for {
 		u, err := next()
 		if err != nil {
+			err = fmt.Errorf("kv: watch %q ended: %w", s.prefix, err)
+			if ctx.Err() == nil { // not ended by its owner: say so
+				s.o.logger.Warn("kv: watch ended", "prefix", s.prefix, "err", err)
+			}
 			w.mu.Lock()
-			w.err = fmt.Errorf("kv: watch %q ended: %w", s.prefix, err)
+			w.err = err
 			w.mu.Unlock()
 			return
 		}

@@ -1,24 +1,39 @@
 package lease
 
-import "errors"
+import (
+	"errors"
 
-// Errors returned by this package, wrapped with details; test with errors.Is.
+	"github.com/coordkit/coordkit/internal/errs"
+)
+
+// Errors returned by this package, always wrapped as `lease: <operation or
+// lease ID>: <error>[: cause][; how to fix]`; test with errors.Is.
+// ErrInvalidArgument, ErrInvalidTTL, ErrMemberStopped and ErrClosed are the
+// values every coordkit package shares (lease.ErrInvalidTTL ==
+// lock.ErrInvalidTTL).
 var (
+	// ErrInvalidArgument means an argument cannot work: a nil client.
+	ErrInvalidArgument = errs.InvalidArgument
+
 	// ErrInvalidTTL means a TTL under one second was asked for; etcd counts
-	// lease time in whole seconds.
-	ErrInvalidTTL = errors.New("lease: TTL must be at least one second")
+	// lease time in whole seconds. It also matches ErrInvalidArgument.
+	ErrInvalidTTL = errs.InvalidTTL
+
+	// ErrMemberStopped means the etcd member serving the request stopped
+	// (a Grant, Open, KeepAliveOnce or Revoke through it).
+	ErrMemberStopped = errs.MemberStopped
 
 	// ErrExpired means the server no longer has the lease: it expired, or
 	// someone else revoked it. Every key attached to it is gone.
-	ErrExpired = errors.New("lease: expired or revoked elsewhere")
+	ErrExpired = errors.New("expired or revoked elsewhere")
 
 	// ErrRevoked means this Lease was revoked through Revoke.
-	ErrRevoked = errors.New("lease: revoked")
+	ErrRevoked = errors.New("revoked")
 
 	// ErrDeadlinePassed means no keep-alive was confirmed before the
 	// lease's deadline: the server may have expired it by now (the network
 	// or the cluster failed), so whatever it guards must be treated as lost.
-	ErrDeadlinePassed = errors.New("lease: keep-alive deadline passed")
+	ErrDeadlinePassed = errors.New("keep-alive deadline passed")
 
 	// ErrClientStopped means the client the lease is renewed through can
 	// send nothing more: it was closed, or it is the in-process client
@@ -27,9 +42,9 @@ var (
 	// guards must be treated as lost now. Keep leases through an open
 	// client (of a running member), and close what holds them before the
 	// client.
-	ErrClientStopped = errors.New("lease: client closed or its etcd member stopped, no renewal possible")
+	ErrClientStopped = errors.New("client closed or its etcd member stopped, no renewal possible")
 
 	// ErrClosed means the Lease handle was closed; the lease itself lives on
 	// in etcd until its TTL runs out.
-	ErrClosed = errors.New("lease: closed")
+	ErrClosed = errs.Closed
 )

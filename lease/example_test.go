@@ -2,6 +2,7 @@ package lease_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,6 +73,6 @@ func ExampleLease_Done() {
 	l.Revoke(ctx) // or: it expired, or someone ran `etcdctl lease revoke`
 
 	<-l.Done()
-	fmt.Println(l.Err())
-	// Output: lease: revoked
+	fmt.Println("revoked:", errors.Is(l.Err(), lease.ErrRevoked))
+	// Output: revoked: true
 }

@@ -25,6 +25,9 @@ func (l *Lease) TimeToLive(ctx context.Context, withKeys bool) (Info, error) {
 
 // TimeToLive is Lease.TimeToLive for any lease ID.
 func TimeToLive(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, withKeys bool) (Info, error) {
+	if cli == nil {
+		return Info{}, fmt.Errorf("lease: time to live of %x: %w", int64(id), errNilClient)
+	}
 	var opts []clientv3.LeaseOption
 	if withKeys {
 		opts = append(opts, clientv3.WithAttachedKeys())
@@ -45,6 +48,9 @@ func TimeToLive(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, 
 
 // List returns the IDs of every lease etcd holds, like `etcdctl lease list`.
 func List(ctx context.Context, cli *clientv3.Client) ([]clientv3.LeaseID, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("lease: list: %w", errNilClient)
+	}
 	resp, err := cli.Leases(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lease: list: %w", err)

@@ -55,18 +55,18 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			if context.Cause(ctx) == errHalted {
 				return // Revoke or Close decides what Err says
 			}
-			l.lose(fmt.Errorf("lease %x: keep-alive stopped: %w", int64(l.id), context.Cause(ctx)))
+			l.lose(fmt.Errorf("lease: %x: keep-alive stopped: %w", int64(l.id), context.Cause(ctx)))
 			return
 		case <-l.cli.Ctx().Done():
 			// A closed client sends nothing: say so now, rather than
 			// retrying "connection is closing" until the deadline.
 			wait.Stop()
-			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
+			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
 			return
 		case <-wait.C:
 		}
 		if !time.Now().Before(deadline) {
-			l.lose(fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", int64(l.id), ErrDeadlinePassed, deadline.Format(time.RFC3339Nano)))
+			l.lose(fmt.Errorf("lease: %x: %w: no renewal confirmed since the deadline %s", int64(l.id), ErrDeadlinePassed, deadline.Format(time.RFC3339Nano)))
 			return
 		}
 		// A renewal that has not come back by the deadline is useless.
@@ -85,13 +85,13 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			retry.Reset()
 			next = interval
 		case errors.Is(err, ErrExpired):
-			l.lose(fmt.Errorf("lease %x: %w", int64(l.id), ErrExpired))
+			l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrExpired))
 			return
 		case errors.Is(err, etcderr.ErrClientStopped):
-			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, err))
+			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, err))
 			return
 		case etcderr.ClientClosed(l.cli) != nil:
-			l.lose(fmt.Errorf("lease %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
+			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
 			return
 		case ctx.Err() != nil:
 			// handled at the top of the loop

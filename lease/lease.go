@@ -38,14 +38,17 @@ type Lease struct {
 //
 // Options: WithMetrics.
 func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ...Option) (*Lease, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, errNilClient)
+	}
 	secs, err := seconds(ttl)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
 	}
 	sent := time.Now()
 	resp, err := cli.Grant(ctx, secs)
 	if err != nil {
-		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapNoSpace(err))
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapMemberStopped(etcderr.WrapNoSpace(err)))
 	}
 	granted := time.Duration(resp.TTL) * time.Second
 	l := newLease(cli, resp.ID, granted, sent.Add(granted))
@@ -57,10 +60,13 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ..
 // handle, process or etcdctl), reading its TTL and remaining time. It
 // returns ErrExpired if etcd does not have the lease. Options: WithMetrics.
 func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts ...Option) (*Lease, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("lease: open %x: %w", int64(id), errNilClient)
+	}
 	sent := time.Now()
 	resp, err := cli.TimeToLive(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("lease: open %x: %w", int64(id), err)
+		return nil, fmt.Errorf("lease: open %x: %w", int64(id), etcderr.WrapMemberStopped(err))
 	}
 	if resp.TTL <= 0 {
 		return nil, fmt.Errorf("lease: open %x: %w", int64(id), ErrExpired)
@@ -74,12 +80,17 @@ func newLease(cli *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, dead
 	return &Lease{cli: cli, id: id, ttl: ttl, deadline: deadline, done: make(chan struct{})}
 }
 
+// seconds converts a TTL to etcd's whole seconds. Its error has no package
+// prefix: callers add "lease: <op>: ".
 func seconds(ttl time.Duration) (int64, error) {
 	if ttl < time.Second {
-		return 0, fmt.Errorf("%w: got %v; use lease.Grant with a TTL of 1s or more (etcd's own minimum is 1.5 × its election timeout)", ErrInvalidTTL, ttl)
+		return 0, fmt.Errorf("%w: got %v; use a TTL of 1s or more (etcd's own minimum is 1.5 × its election timeout)", ErrInvalidTTL, ttl)
 	}
 	return int64(math.Ceil(ttl.Seconds())), nil
 }
+
+// errNilClient is the cause of every call given a nil client.
+var errNilClient = fmt.Errorf("%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 
 // ID is the lease's etcd ID, to attach keys with clientv3.WithLease.
 func (l *Lease) ID() clientv3.LeaseID { return l.id }
@@ -152,6 +163,7 @@ func (l *Lease) KeepAliveOnce(ctx context.Context) (time.Duration, error) {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 			err = ErrExpired
 		}
+		err = etcderr.WrapMemberStopped(err)
 		return 0, fmt.Errorf("lease: keep-alive %x: %w", int64(l.id), err)
 	}
 	ttl := time.Duration(resp.TTL) * time.Second
@@ -174,10 +186,10 @@ func (l *Lease) Revoke(ctx context.Context) error {
 	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		// The keep-alive has stopped either way: whether or not etcd
 		// revoked the lease, this handle no longer backs it.
-		l.lose(fmt.Errorf("lease %x: %w: revoke failed and the keep-alive stopped: %w", int64(l.id), ErrClosed, err))
-		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), err)
+		l.lose(fmt.Errorf("lease: %x: %w: revoke failed and the keep-alive stopped: %w", int64(l.id), ErrClosed, err))
+		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), etcderr.WrapMemberStopped(err))
 	}
-	l.lose(ErrRevoked)
+	l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrRevoked))
 	return nil
 }
 
@@ -186,7 +198,7 @@ func (l *Lease) Revoke(ctx context.Context) error {
 // before. Close is idempotent.
 func (l *Lease) Close() {
 	l.halt()
-	l.lose(ErrClosed)
+	l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrClosed))
 }
 
 // halt stops the keep-alive loop, if any, and waits for it.

@@ -2,15 +2,19 @@ package etcderr
 
 import (
 	"errors"
+	"fmt"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/status"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // ErrMemberStopped marks an error caused by the etcd member serving the
-// request having stopped. MemberStopped recognises it, and etcd's own
-// answers of a stopped member, from any client.
-var ErrMemberStopped = errors.New("etcd member stopped")
+// request having stopped: it is errs.MemberStopped, which the public
+// packages export as ErrMemberStopped. MemberStopped recognises it, and
+// etcd's own answers of a stopped member, from any client.
+var ErrMemberStopped = errs.MemberStopped
 
 // ErrClientStopped marks a request that a client bound to one member (an
 // embedded node's in-process client) refused without sending it, because
@@ -47,6 +51,17 @@ func MemberStopped(err error) bool {
 		}
 		return desc == raftStopped || desc == rpctypes.ErrStopped.Error()
 	})
+}
+
+// WrapMemberStopped returns err wrapped with ErrMemberStopped when
+// MemberStopped recognises it and it does not match ErrMemberStopped
+// already, err itself otherwise: every package reports a stopped member with
+// the one sentinel (errs.MemberStopped).
+func WrapMemberStopped(err error) error {
+	if MemberStopped(err) && !errors.Is(err, ErrMemberStopped) {
+		return fmt.Errorf("%w: %w", ErrMemberStopped, err)
+	}
+	return err
 }
 
 // walk reports whether f holds for err or any error it wraps.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
@@ -55,4 +56,14 @@ func TestStoppedNodeClientRefusalIsADefiniteRejection(t *testing.T) {
 	require.True(t, etcderr.Rejected(err))
 	require.True(t, etcderr.Permanent(err))
 	require.False(t, etcderr.Transient(err))
+}
+
+// WrapMemberStopped adds the one shared sentinel once, and only to a
+// stopped member's errors.
+func TestWrapMemberStopped(t *testing.T) {
+	err := etcderr.WrapMemberStopped(status.Error(codes.Unknown, "raft: stopped"))
+	require.ErrorIs(t, err, errs.MemberStopped)
+	require.Equal(t, err, etcderr.WrapMemberStopped(err), "wrapped once")
+	require.NotErrorIs(t, etcderr.WrapMemberStopped(rpctypes.ErrNoLeader), errs.MemberStopped)
+	require.Nil(t, etcderr.WrapMemberStopped(nil))
 }

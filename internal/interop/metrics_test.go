@@ -208,7 +208,7 @@ func TestMetricsAfterRealActivity(t *testing.T) {
 	require.NoError(t, err)
 	b, err := store.Batcher()
 	require.NoError(t, err)
-	defer b.Close()
+	defer b.Close(context.Background())
 	for i := 0; i < 3; i++ {
 		_, err := b.Put(ctx, fmt.Sprint("k", i), "v")
 		require.NoError(t, err)

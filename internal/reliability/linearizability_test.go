@@ -41,7 +41,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	shared := newStore(c.Client())
 	batcher, err := shared.Batcher(kv.WithTxnTimeout(time.Second))
 	require.NoError(t, err)
-	defer batcher.Close()
+	defer batcher.Close(context.Background())
 
 	clients := make([]*client, 6)
 	for i := range clients {
@@ -91,7 +91,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	applied := run.Inject(context.Background(), c, faults)
 	close(stop)
 	wg.Wait()
-	batcher.Close()
+	require.NoError(t, batcher.Close(context.Background()))
 
 	t.Logf("%d faults; operations %v", applied, counts)
 	require.Positive(t, applied, "no fault was injected; raise %s", soak.EnvDuration)

@@ -17,7 +17,7 @@ import (
 
 // ErrClientClosed is returned by Next when the etcd client was closed under
 // the Stream.
-var ErrClientClosed = errors.New("watchresume: etcd client closed")
+var ErrClientClosed = errors.New("etcd client closed")
 
 // Config says what a Stream watches and how.
 type Config struct {
@@ -90,11 +90,11 @@ type Stream struct {
 func Open(ctx context.Context, cli *clientv3.Client, cfg Config) (*Stream, error) {
 	switch {
 	case cli == nil:
-		return nil, errors.New("watchresume: nil client")
+		return nil, errors.New("nil client")
 	case cfg.Revision < 0:
-		return nil, fmt.Errorf("watchresume: negative start revision %d", cfg.Revision)
+		return nil, fmt.Errorf("negative start revision %d", cfg.Revision)
 	case cfg.Snapshot && cfg.Revision != 0:
-		return nil, errors.New("watchresume: Snapshot and a start Revision exclude each other")
+		return nil, errors.New("Snapshot and a start Revision exclude each other")
 	}
 	if cfg.Backoff == (backoff.Policy{}) {
 		cfg.Backoff = backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second}
@@ -107,7 +107,7 @@ func Open(ctx context.Context, cli *clientv3.Client, cfg Config) (*Stream, error
 	case cfg.Snapshot:
 		kvs, rev, err := List(ctx, cli, cfg.Range, ListOptions{PageSize: cfg.PageSize})
 		if err != nil {
-			return nil, fmt.Errorf("watchresume: list %q: %w", cfg.Range.Key, err)
+			return nil, fmt.Errorf("list %q: %w", cfg.Range.Key, err)
 		}
 		s.first = &Update{Resync: true, KVs: kvs, Revision: rev}
 		s.lastRev = rev
@@ -115,7 +115,7 @@ func Open(ctx context.Context, cli *clientv3.Client, cfg Config) (*Stream, error
 		// Any single-key read tells the store's current revision.
 		resp, err := cli.Get(ctx, cfg.Range.Key, clientv3.WithCountOnly())
 		if err != nil {
-			return nil, fmt.Errorf("watchresume: read current revision: %w", err)
+			return nil, fmt.Errorf("read current revision: %w", err)
 		}
 		s.lastRev = resp.Header.Revision
 	default:
@@ -158,7 +158,7 @@ func (s *Stream) Next() (Update, error) {
 			if permanent(err) {
 				return Update{}, err
 			}
-			s.log.Debug("watchresume: resync failed, retrying", "key", s.cfg.Range.Key, "err", err)
+			s.log.Debug("resync failed, retrying", "key", s.cfg.Range.Key, "err", err)
 			s.wait()
 			continue
 		}
@@ -180,7 +180,7 @@ func (s *Stream) Next() (Update, error) {
 		case !ok:
 			s.closeWatch()
 			if s.stopped() == nil {
-				s.log.Debug("watchresume: watch channel closed, resuming", "key", s.cfg.Range.Key, "from", s.lastRev+1)
+				s.log.Debug("watch channel closed, resuming", "key", s.cfg.Range.Key, "from", s.lastRev+1)
 				s.wait()
 			}
 			continue
@@ -193,16 +193,16 @@ func (s *Stream) Next() (Update, error) {
 		case resp.CompactRevision != 0:
 			s.closeWatch()
 			s.resync, s.compactRev = true, resp.CompactRevision
-			s.log.Info("watchresume: history compacted, resyncing", "key", s.cfg.Range.Key,
+			s.log.Info("history compacted, resyncing", "key", s.cfg.Range.Key,
 				"wanted", s.lastRev+1, "compacted", resp.CompactRevision)
 			continue
 		case resp.Err() != nil:
 			err := resp.Err()
 			s.closeWatch()
 			if permanent(err) {
-				return Update{}, fmt.Errorf("watchresume: watch %q: %w", s.cfg.Range.Key, err)
+				return Update{}, fmt.Errorf("watch %q: %w", s.cfg.Range.Key, err)
 			}
-			s.log.Debug("watchresume: watch failed, resuming", "key", s.cfg.Range.Key, "from", s.lastRev+1, "err", err)
+			s.log.Debug("watch failed, resuming", "key", s.cfg.Range.Key, "from", s.lastRev+1, "err", err)
 			s.wait()
 			continue
 		case resp.IsProgressNotify():
@@ -222,7 +222,7 @@ func (s *Stream) Next() (Update, error) {
 func (s *Stream) relist() (Update, error) {
 	kvs, rev, err := List(s.ctx, s.cli, s.cfg.Range, ListOptions{PageSize: s.cfg.PageSize})
 	if err != nil {
-		return Update{}, fmt.Errorf("watchresume: resync %q: %w", s.cfg.Range.Key, err)
+		return Update{}, fmt.Errorf("resync %q: %w", s.cfg.Range.Key, err)
 	}
 	u := Update{Resync: true, KVs: kvs, Revision: rev, CompactRevision: s.compactRev}
 	s.resync, s.compactRev, s.lastRev = false, 0, rev
