@@ -54,16 +54,17 @@ type step struct {
 // Passwords of users that already exist are checked by authenticating as
 // them while auth is enabled, and changed only if they differ; while auth is
 // still disabled they cannot be checked and are set.
-func Apply(ctx context.Context, cli *clientv3.Client, spec Spec, opts ...Option) (Report, error) {
+func Apply(ctx context.Context, cli *clientv3.Client, spec Spec, opts ...Option) (_ Report, err error) {
+	defer wrap(&err, "apply")
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := spec.Validate(); err != nil {
+	if err := spec.validate(); err != nil {
 		return Report{}, err
 	}
 	if cli == nil {
-		return Report{}, fmt.Errorf("%w: nil client", ErrInvalidSpec)
+		return Report{}, errNilClient
 	}
 	steps, enabled, err := plan(ctx, cli, spec, o)
 	if err != nil {
@@ -88,9 +89,13 @@ func Apply(ctx context.Context, cli *clientv3.Client, spec Spec, opts ...Option)
 // Verify reports whether the cluster has auth enabled and matches spec:
 // nil, or an error wrapping ErrAuthDisabled or ErrDrift (listing the
 // differences), or etcd's error. cli must be authenticated as root.
-func Verify(ctx context.Context, cli *clientv3.Client, spec Spec) error {
-	if err := spec.Validate(); err != nil {
+func Verify(ctx context.Context, cli *clientv3.Client, spec Spec) (err error) {
+	defer wrap(&err, "verify")
+	if err := spec.validate(); err != nil {
 		return err
+	}
+	if cli == nil {
+		return errNilClient
 	}
 	steps, enabled, err := plan(ctx, cli, spec, options{})
 	if err != nil {
@@ -114,16 +119,16 @@ func Verify(ctx context.Context, cli *clientv3.Client, spec Spec) error {
 func plan(ctx context.Context, cli *clientv3.Client, spec Spec, o options) ([]step, bool, error) {
 	st, err := cli.AuthStatus(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("access: read auth status: %w", err)
+		return nil, false, fmt.Errorf("read auth status: %w", err)
 	}
 	enabled := st.Enabled
 	rl, err := cli.RoleList(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("access: list roles: %w", err)
+		return nil, false, fmt.Errorf("list roles: %w", err)
 	}
 	ul, err := cli.UserList(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("access: list users: %w", err)
+		return nil, false, fmt.Errorf("list users: %w", err)
 	}
 	var steps []step
 	for _, r := range spec.Roles {
@@ -164,7 +169,7 @@ func planRole(ctx context.Context, cli *clientv3.Client, r Role, exists bool) ([
 	if exists {
 		resp, err := cli.RoleGet(ctx, r.Name)
 		if err != nil {
-			return nil, fmt.Errorf("access: read role %q: %w", r.Name, err)
+			return nil, fmt.Errorf("read role %q: %w", r.Name, err)
 		}
 		for _, p := range resp.Perm {
 			have = append(have, Permission{Type: permFromEtcd(clientv3.PermissionType(p.PermType)), Key: string(p.Key), RangeEnd: string(p.RangeEnd)})
@@ -203,7 +208,7 @@ func planUser(ctx context.Context, cli *clientv3.Client, u User, exists, enabled
 	if exists {
 		resp, err := cli.UserGet(ctx, u.Name)
 		if err != nil {
-			return nil, fmt.Errorf("access: read user %q: %w", u.Name, err)
+			return nil, fmt.Errorf("read user %q: %w", u.Name, err)
 		}
 		have = resp.Roles
 		if u.Password != "" {
@@ -214,7 +219,7 @@ func planUser(ctx context.Context, cli *clientv3.Client, u User, exists, enabled
 				case aerr == nil:
 					stale = false
 				case !errors.Is(aerr, rpctypes.ErrAuthFailed):
-					return nil, fmt.Errorf("access: check the password of user %q: %w", u.Name, aerr)
+					return nil, fmt.Errorf("check the password of user %q: %w", u.Name, aerr)
 				}
 			}
 			if stale {
@@ -276,4 +281,11 @@ func planRemovals(cli *clientv3.Client, spec Spec, roles, users []string) []step
 		}})
 	}
 	return steps
+}
+
+// wrap prefixes *err, if set, with the package and op.
+func wrap(err *error, op string) {
+	if *err != nil {
+		*err = fmt.Errorf("access: %s: %w", op, *err)
+	}
 }

@@ -146,11 +146,19 @@ const rootName = "root"
 
 // Validate reports the first malformed entry of s, wrapping ErrInvalidSpec.
 func (s Spec) Validate() error {
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("access: validate spec: %w", err)
+	}
+	return nil
+}
+
+// validate is Validate without the package prefix.
+func (s Spec) validate() error {
 	roles := map[string]bool{rootName: true}
 	for _, r := range s.Roles {
 		switch {
 		case r.Name == "":
-			return fmt.Errorf("%w: a role has an empty name", ErrInvalidSpec)
+			return fmt.Errorf("%w: %w: a role has an empty name", ErrInvalidSpec, ErrInvalidName)
 		case r.Name == rootName:
 			return fmt.Errorf("%w: role %q is etcd's built-in superuser role; grant it to users instead of defining it", ErrInvalidSpec, rootName)
 		case roles[r.Name]:
@@ -167,7 +175,7 @@ func (s Spec) Validate() error {
 	for _, u := range s.Users {
 		switch {
 		case u.Name == "":
-			return fmt.Errorf("%w: a user has an empty name", ErrInvalidSpec)
+			return fmt.Errorf("%w: %w: a user has an empty name", ErrInvalidSpec, ErrInvalidName)
 		case u.Name == rootName:
 			return fmt.Errorf("%w: user %q is managed through Spec.RootPassword, not Users", ErrInvalidSpec, rootName)
 		case users[u.Name]:

@@ -40,11 +40,23 @@ func (c funcCheck) Check(ctx context.Context) error { return c.f(ctx) }
 // an answer) and no alarm is raised. Failures wrap ErrNoLeader, or ErrAlarm
 // (and ErrNoSpace for a full database).
 func ClusterCheck(cli *clientv3.Client) Check {
-	return CheckFunc("etcd", func(ctx context.Context) error { return ClusterHealth(ctx, cli) })
+	return CheckFunc("etcd", func(ctx context.Context) error { return clusterHealth(ctx, cli) })
 }
 
 // ClusterHealth is what ClusterCheck checks, as a function.
 func ClusterHealth(ctx context.Context, cli *clientv3.Client) error {
+	if err := clusterHealth(ctx, cli); err != nil {
+		return fmt.Errorf("ops: cluster health: %w", err)
+	}
+	return nil
+}
+
+// clusterHealth is ClusterHealth without the package prefix (RunChecks adds
+// it, with the check's name).
+func clusterHealth(ctx context.Context, cli *clientv3.Client) error {
+	if cli == nil {
+		return errNilClient
+	}
 	_, err := cli.Get(ctx, "health")
 	if err != nil && !errors.Is(err, rpctypes.ErrPermissionDenied) {
 		if errors.Is(err, rpctypes.ErrNoLeader) || ctx.Err() != nil {
@@ -90,24 +102,32 @@ type Result struct {
 // naming its check), nil when all pass.
 func RunChecks(ctx context.Context, checks ...Check) ([]Result, error) {
 	results := make([]Result, len(checks))
+	failed := make([]error, len(checks)) // without the package prefix
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() {
-			err := c.Check(ctx)
-			if err != nil && !errors.Is(err, ErrUnhealthy) {
-				err = fmt.Errorf("%w: %w", ErrUnhealthy, err)
+			if err := c.Check(ctx); err != nil {
+				if !errors.Is(err, ErrUnhealthy) {
+					err = fmt.Errorf("%w: %w", ErrUnhealthy, err)
+				}
+				failed[i] = fmt.Errorf("check %q: %w", c.Name(), err)
+				results[i] = Result{Name: c.Name(), Err: fmt.Errorf("ops: %w", failed[i])}
+				return
 			}
-			results[i] = Result{Name: c.Name(), Err: err}
+			results[i] = Result{Name: c.Name()}
 		})
 	}
 	wg.Wait()
-	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", r.Name, r.Err))
-		}
+	return results, joinFailed(len(checks), failed)
+}
+
+// joinFailed is RunChecks' error: nil when no check failed.
+func joinFailed(n int, failed []error) error {
+	err := errors.Join(failed...)
+	if err == nil {
+		return nil
 	}
-	return results, errors.Join(errs...)
+	return fmt.Errorf("ops: run %d checks: %w", n, err)
 }
 
 // Handler serves a health endpoint for a load balancer or a Kubernetes
@@ -162,9 +182,11 @@ func runBounded(ctx context.Context, checks []Check) ([]Result, error) {
 		return o.results, o.err
 	case <-ctx.Done():
 		results := make([]Result, len(checks))
+		failed := make([]error, len(checks))
 		for i, c := range checks {
-			results[i] = Result{Name: c.Name(), Err: fmt.Errorf("%w: no answer in time: %w", ErrUnhealthy, ctx.Err())}
+			failed[i] = fmt.Errorf("check %q: %w: no answer in time: %w", c.Name(), ErrUnhealthy, ctx.Err())
+			results[i] = Result{Name: c.Name(), Err: fmt.Errorf("ops: %w", failed[i])}
 		}
-		return results, fmt.Errorf("%w: checks did not finish: %w", ErrUnhealthy, ctx.Err())
+		return results, joinFailed(len(checks), failed)
 	}
 }

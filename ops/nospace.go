@@ -33,6 +33,9 @@ type Reclaimed struct {
 // Defragmentation blocks the member's reads and writes while it runs; give
 // cli every member's endpoint so each one is defragmented, one at a time.
 func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOption) (Reclaimed, error) {
+	if cli == nil {
+		return Reclaimed{}, fmt.Errorf("ops: recover from NOSPACE: %w", errNilClient)
+	}
 	var o recoverOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -41,7 +44,7 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 	endpoints := cli.Endpoints()
 	if len(endpoints) == 0 && o.defrag == nil {
 		// etcd's in-process client panics on Defragment (v3.7.3).
-		return out, fmt.Errorf("ops: recover from NOSPACE: an in-process client cannot defragment its member; use coordkit's Node.RecoverNoSpace, or a client with the members' endpoints")
+		return out, fmt.Errorf("ops: recover from NOSPACE: %w: an in-process client cannot defragment its member; use coordkit's Node.RecoverNoSpace, or a client with the members' endpoints", ErrInvalidArgument)
 	}
 	resp, err := cli.Get(ctx, "\x00", clientv3.WithCountOnly())
 	if err != nil {
@@ -98,6 +101,9 @@ func WithDefragment(f func(context.Context) error) RecoverOption {
 // Alarms returns the alarms raised in the cluster, as `etcdctl alarm list`
 // shows them ("NOSPACE", "CORRUPT"), keyed by member ID.
 func Alarms(ctx context.Context, cli *clientv3.Client) (map[uint64][]string, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("ops: list alarms: %w", errNilClient)
+	}
 	resp, err := cli.AlarmList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ops: list alarms: %w", err)

@@ -44,6 +44,9 @@ type SnapshotInfo struct {
 // the etcd or write error otherwise. On error, w may hold part of the
 // snapshot: discard it.
 func SaveSnapshot(ctx context.Context, cli *clientv3.Client, w io.Writer) (SnapshotInfo, error) {
+	if cli == nil {
+		return SnapshotInfo{}, fmt.Errorf("ops: save snapshot: %w", errNilClient)
+	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -61,7 +61,8 @@ func WithCAValidity(notBefore, notAfter time.Time) CAOption {
 // 0600), creating dir (0700) if needed. It refuses a dir that already holds
 // a ca.pem, since replacing a CA invalidates every certificate it issued:
 // use LoadCA to reuse it, or remove the directory.
-func NewCA(dir string, opts ...CAOption) (*CA, error) {
+func NewCA(dir string, opts ...CAOption) (_ *CA, err error) {
+	defer wrap(&err, "new CA in %q", dir)
 	now := time.Now()
 	tag, err := newSerial()
 	if err != nil {
@@ -74,7 +75,7 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 		}
 	}
 	if o.name == "" {
-		return nil, fmt.Errorf("%w: WithCAName(\"\"): a CA needs a name", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: WithCAName(\"\"): a CA needs a name", ErrInvalidName)
 	}
 	if !o.notAfter.After(o.notBefore) {
 		return nil, fmt.Errorf("%w: WithCAValidity: notAfter %s is not after notBefore %s", ErrInvalidArgument, o.notAfter.Format(timeFormat), o.notBefore.Format(timeFormat))
@@ -83,7 +84,7 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 		return nil, fmt.Errorf("%w: NewCA needs a directory to write its files to", ErrInvalidArgument)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlsconfig: NewCA: %w", err)
+		return nil, err
 	}
 	certPath := filepath.Join(dir, CACertFileName)
 	if _, err := os.Stat(certPath); err == nil {
@@ -92,7 +93,7 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("tlsconfig: NewCA: generate key: %w", err)
+		return nil, fmt.Errorf("generate key: %w", err)
 	}
 	sn, err := newSerial()
 	if err != nil {
@@ -110,11 +111,11 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, fmt.Errorf("tlsconfig: NewCA: create certificate: %w", err)
+		return nil, fmt.Errorf("create certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("tlsconfig: NewCA: %w", err)
+		return nil, err
 	}
 	ca := &CA{dir: dir, cert: cert, key: key}
 	if err := writePair(ca.CertFile(), ca.KeyFile(), der, key); err != nil {
@@ -124,7 +125,8 @@ func NewCA(dir string, opts ...CAOption) (*CA, error) {
 }
 
 // LoadCA opens a CA that NewCA wrote to dir earlier.
-func LoadCA(dir string) (*CA, error) {
+func LoadCA(dir string) (_ *CA, err error) {
+	defer wrap(&err, "load CA from %q", dir)
 	f := Files{CertFile: filepath.Join(dir, CACertFileName), KeyFile: filepath.Join(dir, CAKeyFileName)}
 	b, err := f.load(checks{now: time.Now()})
 	if err != nil {
@@ -158,7 +160,7 @@ func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
 func newSerial() (*big.Int, error) {
 	sn, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		return nil, fmt.Errorf("tlsconfig: serial number: %w", err)
+		return nil, fmt.Errorf("serial number: %w", err)
 	}
 	return sn.Add(sn, big.NewInt(1)), nil // positive, never zero
 }
@@ -169,7 +171,7 @@ func newSerial() (*big.Int, error) {
 func writePair(certPath, keyPath string, der []byte, key crypto.Signer) error {
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return fmt.Errorf("tlsconfig: marshal key: %w", err)
+		return fmt.Errorf("marshal key: %w", err)
 	}
 	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
 		return err
@@ -180,7 +182,7 @@ func writePair(certPath, keyPath string, der []byte, key crypto.Signer) error {
 func writeFileAtomic(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -190,21 +192,21 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	// CreateTemp uses 0600 already; be explicit since it is a promise.
 	if err := tmp.Chmod(0o600); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if _, err := tmp.Write(data); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
 		_ = tmp.Close()
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("tlsconfig: write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

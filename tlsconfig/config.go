@@ -30,7 +30,8 @@ func (s staticCert) get() (*tls.Certificate, error) { return s.c, nil }
 // whose new key has not been written yet) is reported through the logger
 // and the previous pair keeps being used until a valid pair is on disk.
 // The CA file is read once.
-func Client(f Files, opts ...Option) (*tls.Config, error) {
+func Client(f Files, opts ...Option) (_ *tls.Config, err error) {
+	defer wrap(&err, "client config")
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,8 @@ func Client(f Files, opts ...Option) (*tls.Config, error) {
 // that the certificate chains to CAFile, unless WithoutChainCheck). The
 // certificate and key rotate as described for Client. The CA file is read
 // once.
-func Server(f Files, opts ...Option) (*tls.Config, error) {
+func Server(f Files, opts ...Option) (_ *tls.Config, err error) {
+	defer wrap(&err, "server config")
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ type Files struct {
 // ErrNotYetValid or ErrUnknownAuthority and name the file concerned.
 func (f Files) Validate() error {
 	_, err := f.load(checks{now: time.Now()})
+	wrap(&err, "validate files")
 	return err
 }
 
@@ -35,7 +36,8 @@ func (f Files) Validate() error {
 // with a ":port") is among the SANs of f.CertFile, so that clients dialling
 // host accept the certificate. It wraps ErrHostMismatch when it is not.
 // It checks the name only; use Validate for the rest.
-func VerifyHost(f Files, host string) error {
+func VerifyHost(f Files, host string) (err error) {
+	defer wrap(&err, "verify host %q", host)
 	if f.CertFile == "" {
 		return fmt.Errorf("%w: VerifyHost needs CertFile: set it to the server certificate to check", ErrMissingFile)
 	}

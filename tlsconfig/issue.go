@@ -67,7 +67,8 @@ func (ca *CA) IssueClient(user string) (Files, error) {
 
 // IssueWith issues the certificate spec describes and writes it with a new
 // ECDSA P-256 key.
-func (ca *CA) IssueWith(spec IssueSpec) (Files, error) {
+func (ca *CA) IssueWith(spec IssueSpec) (_ Files, err error) {
+	defer wrap(&err, "issue %q", spec.Name)
 	if err := checkName(spec.Name); err != nil {
 		return Files{}, err
 	}
@@ -77,11 +78,11 @@ func (ca *CA) IssueWith(spec IssueSpec) (Files, error) {
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return Files{}, fmt.Errorf("tlsconfig: issue %q: generate key: %w", spec.Name, err)
+		return Files{}, fmt.Errorf("generate key: %w", err)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
-		return Files{}, fmt.Errorf("tlsconfig: issue %q: %w", spec.Name, err)
+		return Files{}, fmt.Errorf("create certificate: %w", err)
 	}
 	f := Files{
 		CAFile:   ca.CertFile(),
@@ -107,7 +108,7 @@ func (ca *CA) template(spec IssueSpec) (*x509.Certificate, error) {
 		}
 	}
 	if !na.After(nb) {
-		return nil, fmt.Errorf("%w: issue %q: NotAfter %s is not after NotBefore %s", ErrInvalidArgument, spec.Name, na.Format(timeFormat), nb.Format(timeFormat))
+		return nil, fmt.Errorf("%w: NotAfter %s is not after NotBefore %s", ErrInvalidArgument, na.Format(timeFormat), nb.Format(timeFormat))
 	}
 	sn, err := newSerial()
 	if err != nil {
@@ -133,7 +134,7 @@ func (ca *CA) template(spec IssueSpec) (*x509.Certificate, error) {
 		h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 		switch {
 		case h == "" || strings.ContainsAny(h, " /\t\n:") && net.ParseIP(h) == nil:
-			return nil, fmt.Errorf("%w: issue %q: host %q is neither a DNS name nor an IP address", ErrInvalidArgument, spec.Name, h)
+			return nil, fmt.Errorf("%w: host %q is neither a DNS name nor an IP address", ErrInvalidArgument, h)
 		case net.ParseIP(h) != nil:
 			tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(h))
 		default:
@@ -146,11 +147,11 @@ func (ca *CA) template(spec IssueSpec) (*x509.Certificate, error) {
 func checkName(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("%w: a certificate needs a name (its file base name)", ErrInvalidArgument)
+		return fmt.Errorf("%w: a certificate needs a name (its file base name)", ErrInvalidName)
 	case name == "." || name == ".." || strings.ContainsAny(name, `/\`+"\x00"):
-		return fmt.Errorf("%w: name %q cannot be a file base name: use letters, digits, '.', '-', '_'", ErrInvalidArgument, name)
+		return fmt.Errorf("%w: %q cannot be a file base name: use letters, digits, '.', '-', '_'", ErrInvalidName, name)
 	case name+".pem" == CACertFileName || name+".pem" == CAKeyFileName || name+"-key.pem" == CAKeyFileName:
-		return fmt.Errorf("%w: name %q would overwrite the CA's own files: choose another", ErrInvalidArgument, name)
+		return fmt.Errorf("%w: %q would overwrite the CA's own files: choose another", ErrInvalidName, name)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type PEM struct {
 // absent; Cert and Key must be both set or both empty.
 func (p PEM) Validate() error {
 	_, err := p.load(checks{now: time.Now()})
+	wrap(&err, "validate PEM")
 	return err
 }
 
@@ -38,7 +39,8 @@ func (p PEM) load(c checks) (*bundle, error) {
 }
 
 // ClientFromPEM is Client for PEM bytes. The certificate is fixed.
-func ClientFromPEM(p PEM, opts ...Option) (*tls.Config, error) {
+func ClientFromPEM(p PEM, opts ...Option) (_ *tls.Config, err error) {
+	defer wrap(&err, "client config from PEM")
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
@@ -58,7 +60,8 @@ func ClientFromPEM(p PEM, opts ...Option) (*tls.Config, error) {
 }
 
 // ServerFromPEM is Server for PEM bytes. The certificate is fixed.
-func ServerFromPEM(p PEM, opts ...Option) (*tls.Config, error) {
+func ServerFromPEM(p PEM, opts ...Option) (_ *tls.Config, err error) {
+	defer wrap(&err, "server config from PEM")
 	o, err := buildOptions(opts)
 	if err != nil {
 		return nil, err
