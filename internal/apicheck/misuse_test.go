@@ -1,0 +1,319 @@
+package apicheck_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+
+	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/access"
+	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/discovery"
+	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/internal/errs"
+	"github.com/coordkit/coordkit/kv"
+	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/ops"
+	"github.com/coordkit/coordkit/tlsconfig"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// misuse is one wrong call: pkg is the package whose error it is (and whose
+// prefix the message must start with), want the one shared sentinel it
+// must match.
+type misuse struct {
+	name string
+	pkg  string
+	want error
+	call func(t *testing.T, env *env) error
+	// pending, when set, says why the row cannot pass yet (the package is
+	// being converted to the scheme elsewhere): it is skipped, and enabled
+	// by deleting the field once the conversion is merged.
+	pending string
+}
+
+// env is what the rows share: one embedded member and a client of it.
+type env struct {
+	ctx context.Context
+	cli *clientv3.Client
+}
+
+const shortTTL = 500 * time.Millisecond
+
+// Why rows are pending: the packages converted to the error scheme in
+// parallel work of issue 11. Delete a row's pending field once its package
+// is converted on main.
+const (
+	pendingLock      = "lock is not yet converted to internal/errs (issue 11, API.md section 1)"
+	pendingElection  = "election is not yet converted to internal/errs (issue 11, API.md section 1)"
+	pendingDiscovery = "discovery is not yet converted to internal/errs (issue 11, API.md section 1)"
+	pendingRoot      = "the root package is not yet converted to internal/errs (issue 11, API.md sections 1 and 7)"
+)
+
+var svc = discovery.Instance{Service: "misuse", ID: "a", Addr: "127.0.0.1:1"}
+
+// The same misuse gives the same sentinel in every package that accepts
+// it, in one message shape: "<pkg>: ...", the prefix once.
+func TestSameMisuseSameErrorEverywhere(t *testing.T) {
+	n := coordtest.NewNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := &env{ctx: ctx, cli: n.Client()}
+
+	rows := []misuse{
+		// A nil client.
+		{name: "kv.New(nil)", pkg: "kv", want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+			_, err := kv.New[int](nil, "p")
+			return err
+		}},
+		{name: "lease.Grant(nil)", pkg: "lease", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := lease.Grant(e.ctx, nil, time.Second)
+			return err
+		}},
+		{name: "lease.Open(nil)", pkg: "lease", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := lease.Open(e.ctx, nil, 1)
+			return err
+		}},
+		{name: "lock.NewMutex(nil)", pkg: "lock", pending: pendingLock, want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+			_, err := lock.NewMutex(nil, "m")
+			return err
+		}},
+		{name: "election.New(nil)", pkg: "election", pending: pendingElection, want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+			_, err := election.New(nil, "e")
+			return err
+		}},
+		{name: "discovery.Register(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := discovery.Register(e.ctx, nil, svc)
+			return err
+		}},
+		{name: "discovery.Watch(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := discovery.Watch(e.ctx, nil, "misuse")
+			return err
+		}},
+		{name: "ops.ClusterHealth(nil)", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			return ops.ClusterHealth(e.ctx, nil)
+		}},
+		{name: "ops.SaveSnapshot(nil)", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := ops.SaveSnapshot(e.ctx, nil, io.Discard)
+			return err
+		}},
+		{name: "access.Apply(nil)", pkg: "access", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := access.Apply(e.ctx, nil, access.Spec{})
+			return err
+		}},
+		{name: "coordkit.Members(nil)", pkg: "coordkit", pending: pendingRoot, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := coordkit.Members(e.ctx, nil)
+			return err
+		}},
+
+		// A bad option or argument.
+		{name: "kv.WithLease(0)", pkg: "kv", want: errs.InvalidArgument, call: func(t *testing.T, e *env) error {
+			s, err := kv.New[int](e.cli, "misuse")
+			require.NoError(t, err)
+			_, err = s.Put(e.ctx, "k", 1, kv.WithLease(0))
+			return err
+		}},
+		{name: "tlsconfig.WithMinVersion(1)", pkg: "tlsconfig", want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+			_, err := tlsconfig.ClientFromPEM(tlsconfig.PEM{}, tlsconfig.WithMinVersion(1))
+			return err
+		}},
+
+		// A nil lease to WithLease.
+		{name: "lock.WithLease(nil)", pkg: "lock", pending: pendingLock, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := lock.NewMutex(e.cli, "m", lock.WithLease(nil))
+			return err
+		}},
+		{name: "election.WithLease(nil)", pkg: "election", pending: pendingElection, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := election.New(e.cli, "e", election.WithLease(nil))
+			return err
+		}},
+		{name: "discovery.WithLease(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := discovery.Register(e.ctx, e.cli, svc, discovery.WithLease(nil))
+			return err
+		}},
+
+		// A TTL under one second.
+		{name: "lease.Grant(500ms)", pkg: "lease", want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
+			_, err := lease.Grant(e.ctx, e.cli, shortTTL)
+			return err
+		}},
+		{name: "lock.WithTTL(500ms)", pkg: "lock", pending: pendingLock, want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
+			_, err := lock.NewMutex(e.cli, "m", lock.WithTTL(shortTTL))
+			return err
+		}},
+		{name: "election.WithTTL(500ms)", pkg: "election", want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
+			_, err := election.New(e.cli, "e", election.WithTTL(shortTTL))
+			return err
+		}},
+		{name: "discovery.WithTTL(500ms)", pkg: "discovery", want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
+			_, err := discovery.Register(e.ctx, e.cli, svc, discovery.WithTTL(shortTTL))
+			return err
+		}},
+		{name: "coordkit.CheckLeaseTTL(500ms)", pkg: "coordkit", pending: pendingRoot, want: errs.InvalidTTL, call: func(*testing.T, *env) error {
+			return coordkit.CheckLeaseTTL(shortTTL, time.Second)
+		}},
+
+		// An empty name.
+		{name: "kv put empty key", pkg: "kv", want: errs.InvalidName, call: func(t *testing.T, e *env) error {
+			s, err := kv.New[int](e.cli, "misuse")
+			require.NoError(t, err)
+			_, err = s.Put(e.ctx, "", 1)
+			return err
+		}},
+		{name: `lock.NewMutex("")`, pkg: "lock", pending: pendingLock, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+			_, err := lock.NewMutex(e.cli, "")
+			return err
+		}},
+		{name: `election.New("")`, pkg: "election", pending: pendingElection, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+			_, err := election.New(e.cli, "")
+			return err
+		}},
+		{name: "discovery.Register(no service)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+			bad := svc
+			bad.Service = ""
+			_, err := discovery.Register(e.ctx, e.cli, bad)
+			return err
+		}},
+		{name: `discovery.Watch("a/b")`, pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+			_, err := discovery.Watch(e.ctx, e.cli, "a/b")
+			return err
+		}},
+		{name: `tlsconfig IssueServer("")`, pkg: "tlsconfig", want: errs.InvalidName, call: func(t *testing.T, _ *env) error {
+			ca, err := tlsconfig.NewCA(t.TempDir())
+			require.NoError(t, err)
+			_, err = ca.IssueServer("")
+			return err
+		}},
+		{name: "access role without a name", pkg: "access", want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+			_, err := access.Apply(e.ctx, e.cli, access.Spec{Roles: []access.Role{{}}})
+			return err
+		}},
+
+		// A handle used after Close.
+		{name: "kv closed Batcher", pkg: "kv", want: errs.Closed, call: func(t *testing.T, e *env) error {
+			s, err := kv.New[int](e.cli, "misuse")
+			require.NoError(t, err)
+			b, err := s.Batcher()
+			require.NoError(t, err)
+			require.NoError(t, b.Close(e.ctx))
+			_, err = b.Put(e.ctx, "k", 1)
+			return err
+		}},
+		{name: "lease closed", pkg: "lease", want: errs.Closed, call: func(t *testing.T, e *env) error {
+			l, err := lease.Grant(e.ctx, e.cli, 5*time.Second)
+			require.NoError(t, err)
+			defer l.Revoke(e.ctx)
+			l.Close()
+			return l.Err()
+		}},
+		{name: "lock closed Mutex", pkg: "lock", pending: pendingLock, want: errs.Closed, call: func(t *testing.T, e *env) error {
+			m, err := lock.NewMutex(e.cli, "closed")
+			require.NoError(t, err)
+			require.NoError(t, m.Close(e.ctx))
+			_, err = m.Lock(e.ctx)
+			return err
+		}},
+		{name: "election closed", pkg: "election", want: errs.Closed, call: func(t *testing.T, e *env) error {
+			el, err := election.New(e.cli, "closed")
+			require.NoError(t, err)
+			c, ok := any(el).(interface{ Close(context.Context) error })
+			if !ok {
+				t.Skip("election.Election has no Close(ctx) yet (API.md section 5)")
+			}
+			require.NoError(t, c.Close(e.ctx))
+			_, err = el.Campaign(e.ctx, "v")
+			return err
+		}},
+		{name: "discovery closed Registration", pkg: "discovery", pending: pendingDiscovery, want: errs.Closed, call: func(t *testing.T, e *env) error {
+			r, err := discovery.Register(e.ctx, e.cli, svc)
+			require.NoError(t, err)
+			require.NoError(t, r.Close(e.ctx))
+			return r.Update(e.ctx, func(i *discovery.Instance) { i.Version = "2" })
+		}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			if r.pending != "" {
+				t.Skip(r.pending)
+			}
+			checkMisuse(t, r.pkg, r.want, call(t, e, r.call))
+		})
+	}
+}
+
+// A kv write through the in-process client of a member that stopped is
+// typed: ErrMemberStopped, and ErrRejected since it was never sent.
+func TestWriteThroughStoppedMemberIsTyped(t *testing.T) {
+	n := coordtest.NewNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := kv.New[int](n.Client(), "stopped")
+	require.NoError(t, err)
+	require.NoError(t, n.Kill())
+	_, err = s.Put(ctx, "k", 1)
+	checkMisuse(t, "kv", errs.MemberStopped, err)
+	require.ErrorIs(t, err, errs.Rejected)
+}
+
+// The packages converted to the scheme export the shared sentinels
+// themselves, under the shared names.
+func TestSharedSentinelsAreOneValue(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		got, want error
+	}{
+		{"kv.ErrInvalidArgument", kv.ErrInvalidArgument, errs.InvalidArgument},
+		{"kv.ErrInvalidName", kv.ErrInvalidName, errs.InvalidName},
+		{"kv.ErrRejected", kv.ErrRejected, errs.Rejected},
+		{"kv.ErrUnknownOutcome", kv.ErrUnknownOutcome, errs.UnknownOutcome},
+		{"kv.ErrMemberStopped", kv.ErrMemberStopped, errs.MemberStopped},
+		{"kv.ErrClosed", kv.ErrClosed, errs.Closed},
+		{"lease.ErrInvalidArgument", lease.ErrInvalidArgument, errs.InvalidArgument},
+		{"lease.ErrInvalidTTL", lease.ErrInvalidTTL, errs.InvalidTTL},
+		{"lease.ErrMemberStopped", lease.ErrMemberStopped, errs.MemberStopped},
+		{"lease.ErrClosed", lease.ErrClosed, errs.Closed},
+		{"tlsconfig.ErrInvalidArgument", tlsconfig.ErrInvalidArgument, errs.InvalidArgument},
+		{"tlsconfig.ErrInvalidName", tlsconfig.ErrInvalidName, errs.InvalidName},
+		{"ops.ErrInvalidArgument", ops.ErrInvalidArgument, errs.InvalidArgument},
+		{"access.ErrInvalidArgument", access.ErrInvalidArgument, errs.InvalidArgument},
+		{"access.ErrInvalidName", access.ErrInvalidName, errs.InvalidName},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s is not the shared %q", c.name, c.want)
+		}
+	}
+}
+
+// call runs f, failing the test rather than the binary if it panics: bad
+// input must never panic.
+func call(t *testing.T, e *env, f func(*testing.T, *env) error) (err error) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panicked instead of returning an error: %v", r)
+		}
+	}()
+	return f(t, e)
+}
+
+// checkMisuse holds err to the scheme: it matches want, reads "<pkg>: ...",
+// and names the package once.
+func checkMisuse(t *testing.T, pkg string, want, err error) {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorIs(t, err, want)
+	msg, prefix := err.Error(), pkg+": "
+	require.True(t, strings.HasPrefix(msg, prefix), "want the %q prefix first: %q", prefix, msg)
+	require.Equal(t, 1, strings.Count(msg, prefix), "want the %q prefix once: %q", prefix, msg)
+	require.NotContains(t, msg, prefix+prefix)
+	require.False(t, errors.Is(err, errs.UnknownOutcome) && errors.Is(err, errs.Rejected), "a write is rejected or of unknown outcome, not both: %q", msg)
+}
