@@ -20,8 +20,7 @@ import (
 // goroutines are merged into shared txns, so a busy writer pays for one raft
 // entry and one fsync per batch rather than per write. Each call still gets
 // its own result. Create one with Store.Batcher; it is safe for concurrent
-// use. Its goroutines exist only while writes are pending; Close it when done
-// (Close flushes the writes already queued).
+// use. Close it when done: Close flushes the writes already queued.
 //
 // Put and Delete wait for their write's result. PutAsync and DeleteAsync
 // queue the write and return a Future at once, so one goroutine can keep
@@ -42,8 +41,8 @@ import (
 //     expired or was revoked, a request over the size limit, a permission)
 //     is split, and its parts retried, until the culprits are alone and fail
 //     with their own error; the other writes succeed.
-//   - A txn whose outcome is unknown (timeout, lost connection) is never
-//     re-sent: each of its callers gets ErrUnknownOutcome.
+//   - A txn whose outcome is unknown is never re-sent (see the package
+//     guarantees): each of its callers gets ErrUnknownOutcome.
 //   - A write whose context ends while it is still queued is withdrawn and
 //     never sent (its result says "not sent", wrapping the context's error).
 type Batcher[T any] struct {

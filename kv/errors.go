@@ -35,8 +35,7 @@ var (
 	ErrRejected = errs.Rejected
 	// ErrUnknownOutcome: the write was sent but no answer came back
 	// (timeout, lost connection, leader change, the member stopped): it may
-	// or may not have been applied. kv never re-sends such a write; read the
-	// key to find out.
+	// or may not have been applied; read the key to find out.
 	ErrUnknownOutcome = errs.UnknownOutcome
 	// ErrMemberStopped: the etcd member serving the request stopped. A
 	// write comes with ErrRejected as well if it was never sent (the

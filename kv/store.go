@@ -107,8 +107,8 @@ var requireLeaderMD = metadata.Pairs(rpctypes.MetadataRequireLeaderKey, rpctypes
 // etcdctl put; WithLease like --lease).
 //
 // Errors: ErrInvalidName, ErrTooLarge, ErrCodec before sending; then
-// ErrLeaseNotFound or ErrRejected (not applied) or ErrUnknownOutcome (may
-// have been applied; Put is never re-sent).
+// ErrRejected (not applied; with ErrLeaseNotFound for a missing lease) or
+// ErrUnknownOutcome (may have been applied).
 func (s *Store[T]) Put(ctx context.Context, key string, v T, opts ...PutOption) (int64, error) {
 	full, data, po, err := s.prepare("put", key, v, 1, opts)
 	if err != nil {

@@ -22,11 +22,10 @@ import (
 // with ErrTooManyConflicts. fn may run several times and must not have side
 // effects; an error from fn stops Update and is returned wrapped.
 //
-// A write whose outcome is unknown (timeout or lost connection after it was
-// sent) is never re-sent: Update returns an error wrapping ErrUnknownOutcome
-// and the caller must read the key to learn whether it applied. Only definite
-// rejections are retried: the compare failing, or etcd refusing before
-// applying (no leader, too many requests).
+// Update retries only definite rejections (the compare failing, or etcd
+// refusing before applying: no leader, too many requests); a write whose
+// outcome is unknown ends it with ErrUnknownOutcome, as the package
+// guarantees say.
 //
 // Without WithLease, an existing key keeps its lease; a new key gets none.
 // Update returns the entry as written.

@@ -138,9 +138,11 @@ func (w *Watcher[T]) Err() error {
 // restarts, the client reconnects, the member loses its leader) it resumes
 // from the last revision delivered + 1, so nothing is lost or repeated; when
 // the history it needs has been compacted, it lists the store and delivers
-// an EventResync with the full state, then goes on from there. It ends only
-// when ctx ends or on a failure retrying cannot fix; then Events is closed
-// and Err says why.
+// an EventResync with the full state, then goes on from there. With
+// WithPrevValue, an event whose previous value etcd has compacted away says
+// so (PrevUnknown) rather than pass for a new key. It ends only when ctx
+// ends or on a failure retrying cannot fix (also logged, see WithLogger);
+// then Events is closed and Err says why.
 //
 // Watch returns once the starting revision is fixed; it fails only for bad
 // options or if that first read fails. Consume Events promptly: a slow reader

@@ -7,13 +7,12 @@
 // Guarantees:
 //
 //   - KeepAlive runs in the background and never dies silently: when the
-//     lease is lost, Done is closed and Err says why (ErrExpired for a lease
-//     the server no longer has, ErrRevoked, ErrDeadlinePassed, ErrClosed, or
-//     the keep-alive context's error).
+//     lease is lost, Done is closed and Err says why (see KeepAlive for
+//     each cause).
 //   - Loss is decided conservatively. The deadline of a renewal counts from
-//     the moment the keep-alive was sent, not when its answer arrived, so
-//     Done closes no later than the server can expire the lease (bar clock
-//     rate differences between machines), never after.
+//     the moment the keep-alive was sent, not when its answer arrived (see
+//     Deadline), so Done closes no later than the server can expire the
+//     lease (bar clock rate differences between machines), never after.
 //   - Keep-alives are single requests, one per TTL/3, so there is no stream
 //     whose response queue can fill ("keepalive response queue is full").
 //

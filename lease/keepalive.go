@@ -15,13 +15,13 @@ import (
 // watch Done and Err for the outcome. Calling it again is a no-op.
 //
 // A renewal is sent every TTL/3. A failed renewal is retried with backoff
-// until the deadline of the last successful one, counted from when that one
-// was sent; if none succeeds by then, Done closes with ErrDeadlinePassed. If
-// etcd answers that the lease does not exist, Done closes with ErrExpired;
+// until the Deadline; if none succeeds by then, Done closes with
+// ErrDeadlinePassed. If etcd answers that the lease does not exist (it
+// expired, or was revoked elsewhere), Done closes with ErrExpired;
 // if the client can send nothing more (it was closed, or it is an embedded
 // node's in-process client whose node stopped), Done closes at once with
-// ErrClientStopped.
-// If ctx ends first, Done closes with an error wrapping ctx.Err().
+// ErrClientStopped. If ctx ends first, Done closes with an error wrapping
+// ctx.Err(); Revoke and Close close it with ErrRevoked and ErrClosed.
 func (l *Lease) KeepAlive(ctx context.Context) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
