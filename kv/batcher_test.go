@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -372,4 +373,25 @@ func TestBatcherCloseBoundedByContext(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrUnknownOutcome, "the blackholed txn timed out after it was sent")
 	link.Unblackhole()
 	require.NoError(t, b.Close(context.Background()), "Close is idempotent")
+}
+
+// A txn the Batcher sends in the background and etcd refuses is logged
+// (the key, not the value), besides being returned to its caller.
+func TestBatcherLogsFailedTxns(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	ctx := ctxT(t)
+	rec := &recorder{}
+	s, err := kv.New[string](n.Client(), "logged", kv.WithLogger(slog.New(rec)))
+	require.NoError(t, err)
+	b, err := s.Batcher()
+	require.NoError(t, err)
+	defer b.Close(context.Background())
+
+	_, err = b.Put(ctx, "k", "s3cret-value", kv.WithLease(0x7eadbeef))
+	require.ErrorIs(t, err, kv.ErrLeaseNotFound)
+	require.Equal(t, 1, rec.count("kv: batched txn failed"))
+	require.Equal(t, 1, rec.count(`DEBUG kv: batched txn failed prefix=logged/ ops=1 first_key=logged/k`),
+		"one operation at fault, its caller has the error: debug; the key is named")
+	require.Zero(t, rec.count("s3cret-value"), "values are never logged")
 }

@@ -539,7 +539,8 @@ func TestWatchResumesAfterItsMemberLosesTheLeader(t *testing.T) {
 	require.Equal(t, 0, got.resyncs)
 }
 
-// recorder is a slog.Handler that keeps messages, to wait for one.
+// recorder is a slog.Handler that keeps messages ("LEVEL message
+// key=value..."), to wait for one.
 type recorder struct {
 	mu   sync.Mutex
 	msgs []string
@@ -552,7 +553,7 @@ func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var b strings.Builder
-	b.WriteString(rec.Message)
+	b.WriteString(rec.Level.String() + " " + rec.Message)
 	rec.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
 	r.msgs = append(r.msgs, b.String())
 	return nil
