@@ -87,8 +87,6 @@ func writeErr(op, key string, err error) error {
 		return fmt.Errorf("kv: %s %q: %w: %w: %w; grant a new lease (or keep the lease alive) and write again", op, key, ErrLeaseNotFound, ErrRejected, err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("kv: %s %q: %w: %w: %w; the server's --max-request-bytes is lower than this client assumed, lower WithMaxRequestBytes to match", op, key, ErrTooLarge, ErrRejected, err)
-	case etcderr.Rejected(err) && errors.Is(err, ErrMemberStopped):
-		return fmt.Errorf("kv: %s %q: %w: %w; write through a client of a running member", op, key, ErrRejected, err)
 	case etcderr.Rejected(err):
 		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, etcderr.WrapNoSpace(err))
 	default:

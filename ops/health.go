@@ -123,11 +123,16 @@ func RunChecks(ctx context.Context, checks ...Check) ([]Result, error) {
 
 // joinFailed is RunChecks' error: nil when no check failed.
 func joinFailed(n int, failed []error) error {
-	err := errors.Join(failed...)
-	if err == nil {
+	bad := 0
+	for _, err := range failed {
+		if err != nil {
+			bad++
+		}
+	}
+	if bad == 0 {
 		return nil
 	}
-	return fmt.Errorf("ops: run %d checks: %w", n, err)
+	return fmt.Errorf("ops: %d of %d checks failed: %w", bad, n, errors.Join(failed...))
 }
 
 // Handler serves a health endpoint for a load balancer or a Kubernetes

@@ -37,7 +37,7 @@ func TestRunChecksNamesFailures(t *testing.T) {
 		ops.CheckFunc("b", func(context.Context) error { return boom }))
 	require.ErrorIs(t, err, boom)
 	require.ErrorIs(t, err, ops.ErrUnhealthy)
-	require.True(t, strings.HasPrefix(err.Error(), `ops: run 2 checks: check "b": `), err.Error())
+	require.True(t, strings.HasPrefix(err.Error(), `ops: 1 of 2 checks failed: check "b": `), err.Error())
 	require.Equal(t, 1, strings.Count(err.Error(), "ops: "), err.Error())
 	require.Len(t, results, 2)
 	require.NoError(t, results[0].Err)
