@@ -9,6 +9,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Option adjusts Apply.
@@ -64,7 +66,7 @@ func Apply(ctx context.Context, cli *clientv3.Client, spec Spec, opts ...Option)
 		return Report{}, err
 	}
 	if cli == nil {
-		return Report{}, errNilClient
+		return Report{}, errs.NilClient
 	}
 	steps, enabled, err := plan(ctx, cli, spec, o)
 	if err != nil {
@@ -95,7 +97,7 @@ func Verify(ctx context.Context, cli *clientv3.Client, spec Spec) (err error) {
 		return err
 	}
 	if cli == nil {
-		return errNilClient
+		return errs.NilClient
 	}
 	steps, enabled, err := plan(ctx, cli, spec, options{})
 	if err != nil {

@@ -2,7 +2,6 @@ package access
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/coordkit/coordkit/internal/errs"
 )
@@ -36,6 +35,3 @@ var (
 	// the Spec (Verify); the message lists the differences.
 	ErrDrift = errors.New("cluster differs from the spec")
 )
-
-// errNilClient is the cause of every call given a nil client.
-var errNilClient = fmt.Errorf("%w: nil *clientv3.Client; pass a client authenticated as root", ErrInvalidArgument)

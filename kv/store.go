@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/watchresume"
 )
 
@@ -39,7 +40,7 @@ func New[T any](cli *clientv3.Client, prefix string, opts ...Option) (*Store[T],
 		return nil, o.err
 	}
 	if cli == nil {
-		return nil, fmt.Errorf("kv: new store %q: %w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", prefix, ErrInvalidArgument)
+		return nil, fmt.Errorf("kv: new store %q: %w", prefix, errs.NilClient)
 	}
 	codec := JSONCodec[T]()
 	if o.codec != nil {

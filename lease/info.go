@@ -6,6 +6,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Info is what `etcdctl lease timetolive --keys` shows.
@@ -26,7 +28,7 @@ func (l *Lease) TimeToLive(ctx context.Context, withKeys bool) (Info, error) {
 // TimeToLive is Lease.TimeToLive for any lease ID.
 func TimeToLive(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, withKeys bool) (Info, error) {
 	if cli == nil {
-		return Info{}, fmt.Errorf("lease: time to live of %x: %w", int64(id), errNilClient)
+		return Info{}, fmt.Errorf("lease: time to live of %x: %w", int64(id), errs.NilClient)
 	}
 	var opts []clientv3.LeaseOption
 	if withKeys {
@@ -49,7 +51,7 @@ func TimeToLive(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, 
 // List returns the IDs of every lease etcd holds, like `etcdctl lease list`.
 func List(ctx context.Context, cli *clientv3.Client) ([]clientv3.LeaseID, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("lease: list: %w", errNilClient)
+		return nil, fmt.Errorf("lease: list: %w", errs.NilClient)
 	}
 	resp, err := cli.Leases(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/etcderr"
 )
 
@@ -39,7 +40,7 @@ type Lease struct {
 // Options: WithMetrics.
 func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ...Option) (*Lease, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("lease: grant %v: %w", ttl, errNilClient)
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, errs.NilClient)
 	}
 	secs, err := seconds(ttl)
 	if err != nil {
@@ -61,7 +62,7 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ..
 // returns ErrExpired if etcd does not have the lease. Options: WithMetrics.
 func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts ...Option) (*Lease, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("lease: open %x: %w", int64(id), errNilClient)
+		return nil, fmt.Errorf("lease: open %x: %w", int64(id), errs.NilClient)
 	}
 	sent := time.Now()
 	resp, err := cli.TimeToLive(ctx, id)
@@ -88,9 +89,6 @@ func seconds(ttl time.Duration) (int64, error) {
 	}
 	return int64(math.Ceil(ttl.Seconds())), nil
 }
-
-// errNilClient is the cause of every call given a nil client.
-var errNilClient = fmt.Errorf("%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 
 // ID is the lease's etcd ID, to attach keys with clientv3.WithLease.
 func (l *Lease) ID() clientv3.LeaseID { return l.id }

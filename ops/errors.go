@@ -2,7 +2,6 @@ package ops
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/etcderr"
@@ -40,6 +39,3 @@ var (
 	// operator).
 	ErrAlarm = errors.New("etcd alarm raised")
 )
-
-// errNilClient is the cause of every call given a nil client.
-var errNilClient = fmt.Errorf("%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)

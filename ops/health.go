@@ -12,6 +12,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Check is one named health check, like a Kubernetes healthz checker: nil
@@ -55,7 +57,7 @@ func ClusterHealth(ctx context.Context, cli *clientv3.Client) error {
 // it, with the check's name).
 func clusterHealth(ctx context.Context, cli *clientv3.Client) error {
 	if cli == nil {
-		return errNilClient
+		return errs.NilClient
 	}
 	_, err := cli.Get(ctx, "health")
 	if err != nil && !errors.Is(err, rpctypes.ErrPermissionDenied) {

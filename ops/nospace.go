@@ -9,6 +9,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Reclaimed reports what RecoverNoSpace did.
@@ -34,7 +36,7 @@ type Reclaimed struct {
 // cli every member's endpoint so each one is defragmented, one at a time.
 func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOption) (Reclaimed, error) {
 	if cli == nil {
-		return Reclaimed{}, fmt.Errorf("ops: recover from NOSPACE: %w", errNilClient)
+		return Reclaimed{}, fmt.Errorf("ops: recover from NOSPACE: %w", errs.NilClient)
 	}
 	var o recoverOptions
 	for _, opt := range opts {
@@ -102,7 +104,7 @@ func WithDefragment(f func(context.Context) error) RecoverOption {
 // shows them ("NOSPACE", "CORRUPT"), keyed by member ID.
 func Alarms(ctx context.Context, cli *clientv3.Client) (map[uint64][]string, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("ops: list alarms: %w", errNilClient)
+		return nil, fmt.Errorf("ops: list alarms: %w", errs.NilClient)
 	}
 	resp, err := cli.AlarmList(ctx)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // SnapshotInfo describes a saved snapshot.
@@ -45,7 +47,7 @@ type SnapshotInfo struct {
 // snapshot: discard it.
 func SaveSnapshot(ctx context.Context, cli *clientv3.Client, w io.Writer) (SnapshotInfo, error) {
 	if cli == nil {
-		return SnapshotInfo{}, fmt.Errorf("ops: save snapshot: %w", errNilClient)
+		return SnapshotInfo{}, fmt.Errorf("ops: save snapshot: %w", errs.NilClient)
 	}
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
