@@ -519,6 +519,9 @@ func TestStoppedMemberIsTyped(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Put(ctx, "a", 1)
 	require.NoError(t, err)
+	w, err := s.Watch(ctx)
+	require.NoError(t, err)
+	defer w.Close()
 	require.NoError(t, n.Kill())
 
 	_, err = s.Put(ctx, "a", 2)
@@ -528,4 +531,10 @@ func TestStoppedMemberIsTyped(t *testing.T) {
 	require.True(t, strings.HasPrefix(err.Error(), `kv: put "stopped/a": `), err.Error())
 	_, err = s.Get(ctx, "a")
 	require.ErrorIs(t, err, kv.ErrMemberStopped)
+	select {
+	case <-w.Done():
+	case <-ctx.Done():
+		t.Fatal("the watch of a stopped member's client did not end")
+	}
+	require.ErrorIs(t, w.Err(), kv.ErrMemberStopped)
 }

@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/watchresume"
 )
 
@@ -171,7 +172,7 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 			PageSize: s.o.pageSize, Logger: s.o.logger, OnResume: resumed, OnResync: resynced,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
+			return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, etcderr.WrapMemberStopped(err))
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		w := &Watcher[T]{cancel: cancel, events: make(chan Event[T]), done: make(chan struct{})}
@@ -186,7 +187,7 @@ func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T],
 	})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, err)
+		return nil, fmt.Errorf("kv: watch %q: %w", s.prefix, etcderr.WrapMemberStopped(err))
 	}
 	w := &Watcher[T]{cancel: cancel, events: make(chan Event[T]), done: make(chan struct{})}
 	go s.runWatch(ctx, st.Next, st.Close, w, o.prev)
@@ -202,7 +203,7 @@ func (s *Store[T]) runWatch(ctx context.Context, next func() (watchresume.Update
 	for {
 		u, err := next()
 		if err != nil {
-			err = fmt.Errorf("kv: watch %q ended: %w", s.prefix, err)
+			err = fmt.Errorf("kv: watch %q ended: %w", s.prefix, etcderr.WrapMemberStopped(err))
 			if ctx.Err() == nil { // not ended by its owner: say so
 				s.o.logger.Warn("kv: watch ended", "prefix", s.prefix, "err", err)
 			}

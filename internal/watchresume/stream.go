@@ -251,7 +251,12 @@ func (s *Stream) stopped() error {
 	if s.ctx.Err() != nil {
 		return context.Cause(s.ctx)
 	}
-	if s.cli.Ctx().Err() != nil {
+	if ctx := s.cli.Ctx(); ctx.Err() != nil {
+		// A client cancelled with a cause of its own (an embedded node's
+		// in-process client once the node stopped) says why.
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return fmt.Errorf("%w: %w", ErrClientClosed, cause)
+		}
 		return ErrClientClosed
 	}
 	return nil
