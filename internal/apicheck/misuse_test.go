@@ -53,8 +53,6 @@ const shortTTL = 500 * time.Millisecond
 // parallel work of issue 11. Delete a row's pending field once its package
 // is converted on main.
 const (
-	pendingLock      = "lock is not yet converted to internal/errs (issue 11, API.md section 1)"
-	pendingElection  = "election is not yet converted to internal/errs (issue 11, API.md section 1)"
 	pendingDiscovery = "discovery is not yet converted to internal/errs (issue 11, API.md section 1)"
 	pendingRoot      = "the root package is not yet converted to internal/errs (issue 11, API.md sections 1 and 7)"
 )
@@ -83,11 +81,11 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := lease.Open(e.ctx, nil, 1)
 			return err
 		}},
-		{name: "lock.NewMutex(nil)", pkg: "lock", pending: pendingLock, want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+		{name: "lock.NewMutex(nil)", pkg: "lock", want: errs.InvalidArgument, call: func(*testing.T, *env) error {
 			_, err := lock.NewMutex(nil, "m")
 			return err
 		}},
-		{name: "election.New(nil)", pkg: "election", pending: pendingElection, want: errs.InvalidArgument, call: func(*testing.T, *env) error {
+		{name: "election.New(nil)", pkg: "election", want: errs.InvalidArgument, call: func(*testing.T, *env) error {
 			_, err := election.New(nil, "e")
 			return err
 		}},
@@ -128,11 +126,11 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 		}},
 
 		// A nil lease to WithLease.
-		{name: "lock.WithLease(nil)", pkg: "lock", pending: pendingLock, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "lock.WithLease(nil)", pkg: "lock", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := lock.NewMutex(e.cli, "m", lock.WithLease(nil))
 			return err
 		}},
-		{name: "election.WithLease(nil)", pkg: "election", pending: pendingElection, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "election.WithLease(nil)", pkg: "election", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := election.New(e.cli, "e", election.WithLease(nil))
 			return err
 		}},
@@ -146,7 +144,7 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := lease.Grant(e.ctx, e.cli, shortTTL)
 			return err
 		}},
-		{name: "lock.WithTTL(500ms)", pkg: "lock", pending: pendingLock, want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
+		{name: "lock.WithTTL(500ms)", pkg: "lock", want: errs.InvalidTTL, call: func(_ *testing.T, e *env) error {
 			_, err := lock.NewMutex(e.cli, "m", lock.WithTTL(shortTTL))
 			return err
 		}},
@@ -169,11 +167,11 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err = s.Put(e.ctx, "", 1)
 			return err
 		}},
-		{name: `lock.NewMutex("")`, pkg: "lock", pending: pendingLock, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+		{name: `lock.NewMutex("")`, pkg: "lock", want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
 			_, err := lock.NewMutex(e.cli, "")
 			return err
 		}},
-		{name: `election.New("")`, pkg: "election", pending: pendingElection, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+		{name: `election.New("")`, pkg: "election", want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
 			_, err := election.New(e.cli, "")
 			return err
 		}},
@@ -215,7 +213,7 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			l.Close()
 			return l.Err()
 		}},
-		{name: "lock closed Mutex", pkg: "lock", pending: pendingLock, want: errs.Closed, call: func(t *testing.T, e *env) error {
+		{name: "lock closed Mutex", pkg: "lock", want: errs.Closed, call: func(t *testing.T, e *env) error {
 			m, err := lock.NewMutex(e.cli, "closed")
 			require.NoError(t, err)
 			require.NoError(t, m.Close(e.ctx))
@@ -264,8 +262,8 @@ func TestWriteThroughStoppedMemberIsTyped(t *testing.T) {
 	require.ErrorIs(t, err, errs.Rejected)
 }
 
-// The packages converted to the scheme export the shared sentinels
-// themselves, under the shared names.
+// The packages export the shared sentinels themselves, under the shared
+// names (discovery and the root package join once converted).
 func TestSharedSentinelsAreOneValue(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -286,6 +284,25 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"ops.ErrInvalidArgument", ops.ErrInvalidArgument, errs.InvalidArgument},
 		{"access.ErrInvalidArgument", access.ErrInvalidArgument, errs.InvalidArgument},
 		{"access.ErrInvalidName", access.ErrInvalidName, errs.InvalidName},
+		{"lock.ErrInvalidArgument", lock.ErrInvalidArgument, errs.InvalidArgument},
+		{"lock.ErrInvalidName", lock.ErrInvalidName, errs.InvalidName},
+		{"lock.ErrInvalidTTL", lock.ErrInvalidTTL, errs.InvalidTTL},
+		{"lock.ErrClosed", lock.ErrClosed, errs.Closed},
+		{"lock.ErrRejected", lock.ErrRejected, errs.Rejected},
+		{"lock.ErrUnknownOutcome", lock.ErrUnknownOutcome, errs.UnknownOutcome},
+		{"lock.ErrNotHeld", lock.ErrNotHeld, errs.NotHeld},
+		{"lock.ErrLost", lock.ErrLost, errs.Lost},
+		{"lock.ErrReleased", lock.ErrReleased, errs.Released},
+		{"lock.ErrLeaseLost", lock.ErrLeaseLost, errs.LeaseLost},
+		{"election.ErrInvalidArgument", election.ErrInvalidArgument, errs.InvalidArgument},
+		{"election.ErrInvalidName", election.ErrInvalidName, errs.InvalidName},
+		{"election.ErrInvalidTTL", election.ErrInvalidTTL, errs.InvalidTTL},
+		{"election.ErrRejected", election.ErrRejected, errs.Rejected},
+		{"election.ErrUnknownOutcome", election.ErrUnknownOutcome, errs.UnknownOutcome},
+		{"election.ErrNotHeld", election.ErrNotHeld, errs.NotHeld},
+		{"election.ErrLost", election.ErrLost, errs.Lost},
+		{"election.ErrReleased", election.ErrReleased, errs.Released},
+		{"election.ErrLeaseLost", election.ErrLeaseLost, errs.LeaseLost},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s is not the shared %q", c.name, c.want)
