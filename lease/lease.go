@@ -64,6 +64,9 @@ func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts .
 	if cli == nil {
 		return nil, fmt.Errorf("lease: open %x: %w", int64(id), errs.NilClient)
 	}
+	if id <= 0 {
+		return nil, fmt.Errorf("lease: open %x: %w: lease IDs are positive; pass the ID etcd granted", int64(id), ErrInvalidArgument)
+	}
 	sent := time.Now()
 	resp, err := cli.TimeToLive(ctx, id)
 	if err != nil {

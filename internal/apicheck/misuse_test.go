@@ -120,6 +120,10 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err = s.Put(e.ctx, "k", 1, kv.WithLease(0))
 			return err
 		}},
+		{name: "lease.Open(0)", pkg: "lease", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := lease.Open(e.ctx, e.cli, 0)
+			return err
+		}},
 		{name: "tlsconfig.WithMinVersion(1)", pkg: "tlsconfig", want: errs.InvalidArgument, call: func(*testing.T, *env) error {
 			_, err := tlsconfig.ClientFromPEM(tlsconfig.PEM{}, tlsconfig.WithMinVersion(1))
 			return err
