@@ -68,11 +68,10 @@ var fencedWrites = []fencedWrite{
 		if err != nil {
 			return err
 		}
-		defer b.Close()
 		one, two := b.PutAsync(ctx, key, "v"), b.DeleteAsync(ctx, key+"-other")
 		_, err1 := one.Wait(ctx)
 		_, err2 := two.Wait(ctx)
-		return errors.Join(err1, err2)
+		return errors.Join(err1, err2, b.Close(ctx))
 	}},
 }
 
