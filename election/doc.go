@@ -28,9 +28,8 @@
 //     the term leads; one refused because the term ended wraps ErrNotHeld
 //     (nothing applied), and any other failure is ErrRejected (nothing
 //     applied) or ErrUnknownOutcome (never re-sent).
-//   - Resign first ends the term's Context, then deletes the key fenced on
-//     the term's revision; it is idempotent and can be retried after an
-//     error.
+//   - Resign ends the term's Context before its key goes, deletes only
+//     this term's key, and can be retried (details at Term.Resign).
 //   - Observe reports the current state, then every change, including
 //     "nobody leads"; it survives compaction and reconnects, never repeats a
 //     state, and always delivers the latest one.

@@ -184,9 +184,10 @@ func (t *Term) Proclaim(ctx context.Context, value string) error {
 //
 // Resign is idempotent, and also the way to release a lost term's
 // resources. It may be called with the term's own Context: cancelling that
-// does not cancel Resign, which then takes at most a couple of seconds. If it fails (for example ctx ends while etcd is unreachable)
-// the term keeps its state and Resign can be called again; meanwhile the
-// key expires with its lease (a granted lease is no longer kept alive).
+// does not cancel Resign, which then takes at most a couple of seconds. If
+// it fails (for example ctx ends while etcd is unreachable) the term keeps
+// its state and Resign can be called again; meanwhile the key expires with
+// its lease (a granted lease is no longer kept alive).
 func (t *Term) Resign(ctx context.Context) error {
 	t.op.Lock()
 	defer t.op.Unlock()
