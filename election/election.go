@@ -114,7 +114,7 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 		Commit()
 	if err != nil {
 		e.withdraw(ctx, l, key, 0)
-		return nil, errorf("campaign", e.name, "%w", etcderr.WrapNoSpace(err))
+		return nil, errorf("campaign", e.name, "%w", etcderr.Outcome(err))
 	}
 	if !resp.Succeeded {
 		e.withdraw(ctx, l, "", 0)
@@ -298,10 +298,7 @@ func (e *Election) releaseLease(ctx context.Context, l *lease.Lease) {
 // clientClosed returns an error if the client was closed: requests would
 // only be retried until their deadline.
 func (e *Election) clientClosed() error {
-	if err := e.cli.Ctx().Err(); err != nil {
-		return fmt.Errorf("etcd client closed: %w", err)
-	}
-	return nil
+	return etcderr.ClientClosed(e.cli)
 }
 
 // Leader returns the current leader: the candidate with the lowest create

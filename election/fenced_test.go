@@ -99,3 +99,22 @@ func TestTermWriteCutOffIsUnknownOutcome(t *testing.T) {
 	link.DropConnections()
 	link.Unblackhole()
 }
+
+// Resign on a closed client is not sent: a rejection, nothing deleted; it
+// can be retried once a client works again (here: the key simply expires).
+func TestResignOnClosedClientIsRejected(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	cli := n.NewClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	e := newElection(t, cli, "resign-closed")
+	term, err := e.Campaign(ctx, "a")
+	require.NoError(t, err)
+	require.NoError(t, cli.Close())
+	err = term.Resign(ctx)
+	require.ErrorIs(t, err, election.ErrRejected)
+	require.NotErrorIs(t, err, election.ErrUnknownOutcome)
+	require.Equal(t, 1, countKeys(t, n.Client(), "resign-closed/"), "nothing deleted")
+	require.Error(t, term.Err(), "the term is over (lost with its client, or released)")
+}

@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/fenced"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
@@ -214,7 +215,7 @@ func (t *Term) Resign(ctx context.Context) error {
 			t.l.Close() // let the key expire if Resign is never retried
 		}
 		return errorf("resign", t.e.name, "term %d (key %s): %w; leadership is given up, the key expires with its lease, or call Resign again",
-			t.rev, t.key, err)
+			t.rev, t.key, etcderr.Outcome(err))
 	}
 	if !t.e.opts.shared {
 		t.e.releaseLease(ctx, t.l)

@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/fenced"
 	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
@@ -152,7 +153,7 @@ func (h *Held) Unlock(ctx context.Context) error {
 		h.free()
 	}
 	if err != nil {
-		return errorf("unlock", h.s.name, "key %s: %w; the key may still be held: retry Unlock, or the handle deletes it at its next acquisition or Close", h.key, err)
+		return errorf("unlock", h.s.name, "key %s: %w; the key may still be held: retry Unlock, or the handle deletes it at its next acquisition or Close", h.key, etcderr.Outcome(err))
 	}
 	if !h.released {
 		h.released = true
