@@ -10,6 +10,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/zaplog"
 )
 
 // ClientConfig says how to reach a running etcd cluster.
@@ -42,23 +44,32 @@ type ClientConfig struct {
 // one endpoint answered a status request within cfg.DialTimeout. The
 // caller owns the client and must Close it.
 //
-// Errors wrap ErrInvalidConfig; ErrAuthRefused together with etcd's reason
+// Errors wrap ErrInvalidArgument; ErrAuthRefused together with etcd's reason
 // (rpctypes.ErrUserEmpty: no credentials; rpctypes.ErrAuthFailed: unknown
 // user or wrong password); ErrTLSRefused together with the reason
 // (ErrClientCertificateRequired, tlsconfig.ErrUnknownAuthority,
 // tlsconfig.ErrExpired, tlsconfig.ErrHostMismatch); ErrUnreachable
-// (naming the endpoints); or ctx's error.
+// (naming the endpoints); or ctx's error. Messages read
+// `coordkit: connect: <sentinel>: <details>`.
 func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
+	cli, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("coordkit: connect: %w", err)
+	}
+	return cli, nil
+}
+
+func connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 	if len(cfg.Endpoints) == 0 {
-		return nil, fmt.Errorf("%w: ClientConfig.Endpoints is empty; name at least one member, like %q", ErrInvalidConfig, "127.0.0.1:2379")
+		return nil, fmt.Errorf("%w: ClientConfig.Endpoints is empty; name at least one member, like %q", ErrInvalidArgument, "127.0.0.1:2379")
 	}
 	for _, ep := range cfg.Endpoints {
 		if strings.TrimSpace(ep) == "" {
-			return nil, fmt.Errorf("%w: ClientConfig.Endpoints has an empty entry", ErrInvalidConfig)
+			return nil, fmt.Errorf("%w: ClientConfig.Endpoints has an empty entry", ErrInvalidArgument)
 		}
 	}
 	if cfg.Password != "" && cfg.Username == "" {
-		return nil, fmt.Errorf("%w: ClientConfig.Password is set without a Username", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: ClientConfig.Password is set without a Username", ErrInvalidArgument)
 	}
 	timeout := cfg.DialTimeout
 	if timeout <= 0 {
@@ -77,7 +88,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 		Username:    cfg.Username,
 		Password:    cfg.Password,
 		DialTimeout: timeout,
-		Logger:      newZapLogger(lg, level, nil, nil),
+		Logger:      zaplog.New(lg, level, nil, nil),
 		Context:     context.WithoutCancel(ctx),
 	})
 	if err != nil {
@@ -86,16 +97,16 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 			return nil, rerr
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, ctx.Err())
+			return nil, fmt.Errorf("%w (endpoints %v)", ctx.Err(), cfg.Endpoints)
 		}
 		if terr := diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS); terr != nil {
 			return nil, terr
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("coordkit: %w within the dial timeout (%v): tried %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
+			return nil, fmt.Errorf("%w within the dial timeout (%v): tried %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
 				ErrUnreachable, timeout, cfg.Endpoints)
 		}
-		return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, err)
+		return nil, fmt.Errorf("endpoints %v: %w", cfg.Endpoints, err)
 	}
 	if cfg.Username != "" {
 		cli.Watcher = newReauthWatcher(cli)
@@ -105,7 +116,7 @@ func Connect(ctx context.Context, cfg ClientConfig) (*clientv3.Client, error) {
 	if err := probe(pctx, cli, cfg.Endpoints); err != nil {
 		cli.Close()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("coordkit: connect to %v: %w", cfg.Endpoints, ctx.Err())
+			return nil, fmt.Errorf("%w (endpoints %v)", ctx.Err(), cfg.Endpoints)
 		}
 		if errors.Is(err, ErrUnreachable) {
 			if terr := diagnoseTLS(ctx, cfg.Endpoints, cfg.TLS); terr != nil {
@@ -150,6 +161,6 @@ func probe(ctx context.Context, cli *clientv3.Client, endpoints []string) error 
 		}
 		errs = append(errs, err)
 	}
-	return fmt.Errorf("coordkit: %w within the dial timeout: tried %v: %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
+	return fmt.Errorf("%w within the dial timeout: tried %v: %v; check the endpoints, that etcd runs there, and TLS settings (https endpoints need a TLS config)",
 		ErrUnreachable, endpoints, errors.Join(errs...))
 }

@@ -10,12 +10,13 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/tlsconfig"
 )
 
 // tlsNode starts a node that serves clients over mutual TLS and returns it
 // with the CA that signed its certificates.
-func tlsNode(t *testing.T) (*coordkit.Node, *tlsconfig.CA) {
+func tlsNode(t *testing.T) (*node.Node, *tlsconfig.CA) {
 	t.Helper()
 	ca, err := tlsconfig.NewCA(t.TempDir())
 	require.NoError(t, err)
@@ -107,7 +108,7 @@ func TestClientConfigFromEnvFollowsEtcdctl(t *testing.T) {
 	t.Setenv("ETCDCTL_PASSWORD", "")
 	t.Setenv("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "true")
 	cfg, err = coordkit.ClientConfigFromEnv()
-	require.ErrorIs(t, err, coordkit.ErrInvalidConfig, "a user without a password cannot be prompted for")
+	require.ErrorIs(t, err, coordkit.ErrInvalidArgument, "a user without a password cannot be prompted for")
 
 	t.Setenv("ETCDCTL_USER", "")
 	cfg, err = coordkit.ClientConfigFromEnv()
@@ -125,7 +126,7 @@ func TestClientConfigFromEnvFollowsEtcdctl(t *testing.T) {
 		t.Run(k, func(t *testing.T) {
 			t.Setenv(k, v)
 			_, err := coordkit.ClientConfigFromEnv()
-			require.ErrorIs(t, err, coordkit.ErrInvalidConfig)
+			require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
 		})
 	}
 }
@@ -134,9 +135,9 @@ func TestConnectRejectsBadConfigAndReportsUnreachableEndpoints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, err := coordkit.Connect(ctx, coordkit.ClientConfig{})
-	require.ErrorIs(t, err, coordkit.ErrInvalidConfig)
+	require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
 	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: []string{"127.0.0.1:1"}, Password: "x"})
-	require.ErrorIs(t, err, coordkit.ErrInvalidConfig)
+	require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
 
 	dead := freeAddr(t)
 	begin := time.Now()

@@ -22,7 +22,7 @@ import (
 //	ETCDCTL_USER                      user name, or name:password
 //	ETCDCTL_PASSWORD                  password (then ETCDCTL_USER is only the name)
 //
-// Any of the TLS variables turns TLS on. Errors wrap ErrInvalidConfig.
+// Any of the TLS variables turns TLS on. Errors wrap ErrInvalidArgument.
 func ClientConfigFromEnv() (ClientConfig, error) {
 	return clientConfigFrom(os.Getenv)
 }
@@ -42,7 +42,7 @@ func clientConfigFrom(getenv func(string) string) (ClientConfig, error) {
 	if s := getenv("ETCDCTL_DIAL_TIMEOUT"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
-			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_DIAL_TIMEOUT=%q: want a positive duration like 3s", ErrInvalidConfig, s)
+			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_DIAL_TIMEOUT=%q: want a positive duration like 3s", ErrInvalidArgument, s)
 		}
 		cfg.DialTimeout = d
 	}
@@ -52,17 +52,17 @@ func clientConfigFrom(getenv func(string) string) (ClientConfig, error) {
 	if s := getenv("ETCDCTL_INSECURE_SKIP_TLS_VERIFY"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_INSECURE_SKIP_TLS_VERIFY=%q: want true or false", ErrInvalidConfig, s)
+			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_INSECURE_SKIP_TLS_VERIFY=%q: want true or false", ErrInvalidArgument, s)
 		}
 		skip = b
 	}
 	if (files.CertFile == "") != (files.KeyFile == "") {
-		return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_CERT and ETCDCTL_KEY go together; set both or neither", ErrInvalidConfig)
+		return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_CERT and ETCDCTL_KEY go together; set both or neither", ErrInvalidArgument)
 	}
 	if files != (tlsconfig.Files{}) || skip {
 		tc, err := tlsconfig.Client(files)
 		if err != nil {
-			return ClientConfig{}, fmt.Errorf("%w: TLS from ETCDCTL_CACERT/ETCDCTL_CERT/ETCDCTL_KEY: %w", ErrInvalidConfig, err)
+			return ClientConfig{}, fmt.Errorf("%w: TLS from ETCDCTL_CACERT/ETCDCTL_CERT/ETCDCTL_KEY: %w", ErrInvalidArgument, err)
 		}
 		tc.InsecureSkipVerify = skip
 		cfg.TLS = tc
@@ -71,13 +71,13 @@ func clientConfigFrom(getenv func(string) string) (ClientConfig, error) {
 	user, pass := getenv("ETCDCTL_USER"), getenv("ETCDCTL_PASSWORD")
 	switch {
 	case user == "" && pass != "":
-		return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_PASSWORD is set without ETCDCTL_USER", ErrInvalidConfig)
+		return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_PASSWORD is set without ETCDCTL_USER", ErrInvalidArgument)
 	case user != "" && pass != "":
 		cfg.Username, cfg.Password = user, pass
 	case user != "":
 		name, pw, ok := strings.Cut(user, ":")
 		if !ok {
-			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_USER=%q has no password: use name:password or set ETCDCTL_PASSWORD (coordkit cannot prompt)", ErrInvalidConfig, user)
+			return ClientConfig{}, fmt.Errorf("%w: ETCDCTL_USER=%q has no password: use name:password or set ETCDCTL_PASSWORD (coordkit cannot prompt)", ErrInvalidArgument, user)
 		}
 		cfg.Username, cfg.Password = name, pw
 	}

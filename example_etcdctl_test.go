@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/election"
 	"github.com/coordkit/coordkit/kv"
 	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/node"
 )
 
 // The etcdctl session of our etcd notes, command by command, in coordkit.
@@ -18,13 +18,13 @@ func Example_fromEtcdctl() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	free := []string{"http://127.0.0.1:0"}
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{Name: "notes", ClientURLs: free, PeerURLs: free})
+	n, err := node.Start(ctx, node.Config{Name: "notes", ClientURLs: free, PeerURLs: free})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer node.Close()
-	cli := node.Client()
+	defer n.Close()
+	cli := n.Client()
 	must := func(err error) {
 		if err != nil {
 			panic(err)
@@ -107,11 +107,11 @@ func Example_fromEtcdctl() {
 	w.Close()
 
 	// etcdctl endpoint status
-	st, err := node.Status(ctx)
+	st, err := n.Status(ctx)
 	must(err)
 	fmt.Println("leader:", st.IsLeader, "version:", st.Version)
 	// etcdctl member list
-	ms, err := node.Members(ctx)
+	ms, err := n.Members(ctx)
 	must(err)
 	fmt.Println("members:", ms[0].Name)
 	// Output:

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Connect to a running cluster (here: an embedded member standing in for
 // one) and use the plain etcd client it returns.
 func ExampleConnect() {
 	ctx := context.Background()
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	n, err := node.Start(ctx, node.Config{
 		ClientURLs: []string{"http://127.0.0.1:0"},
 		PeerURLs:   []string{"http://127.0.0.1:0"},
 	})
@@ -21,9 +22,9 @@ func ExampleConnect() {
 		fmt.Println(err)
 		return
 	}
-	defer node.Close()
+	defer n.Close()
 
-	cli, err := coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: node.Endpoints(), DialTimeout: 5 * time.Second})
+	cli, err := coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: n.Endpoints(), DialTimeout: 5 * time.Second})
 	if err != nil {
 		fmt.Println(err)
 		return

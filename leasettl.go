@@ -29,7 +29,7 @@ import (
 //
 // A client that connects to a remote cluster cannot read the cluster's
 // election timeout (etcd does not expose it), so the check lives where the
-// timing is known: Node.CheckLeaseTTL for an embedded member, CheckLeaseTTL
+// timing is known: node.Node.CheckLeaseTTL for an embedded member, CheckLeaseTTL
 // when you know the cluster's --election-timeout.
 
 // MinLeaseTTL returns the shortest lease TTL that survives a change of raft
@@ -44,7 +44,7 @@ func MinLeaseTTL(electionTimeout time.Duration) time.Duration {
 	return (d + time.Second - 1).Truncate(time.Second)
 }
 
-// CheckLeaseTTL returns an error wrapping ErrLeaseTTLTooShort, naming the
+// CheckLeaseTTL returns an error wrapping ErrInvalidTTL, naming the
 // numbers, when ttl is shorter than MinLeaseTTL(electionTimeout): leases
 // with that TTL can be lost whenever the cluster changes leader.
 func CheckLeaseTTL(ttl, electionTimeout time.Duration) error {
@@ -52,8 +52,8 @@ func CheckLeaseTTL(ttl, electionTimeout time.Duration) error {
 		electionTimeout = time.Second
 	}
 	if min := MinLeaseTTL(electionTimeout); ttl < min {
-		return fmt.Errorf("%w: TTL %v < %v (3 × election timeout %v + 1 s): a leader change takes up to 2 × %v, and a keep-alive renewing every TTL/3 has only 2/3 of the TTL to get through it; use a TTL of at least %v",
-			ErrLeaseTTLTooShort, ttl, min, electionTimeout, electionTimeout, min)
+		return fmt.Errorf("coordkit: check lease TTL: %w: TTL %v < %v (3 × election timeout %v + 1 s): a leader change takes up to 2 × %v, and a keep-alive renewing every TTL/3 has only 2/3 of the TTL to get through it; use a TTL of at least %v",
+			ErrInvalidTTL, ttl, min, electionTimeout, electionTimeout, min)
 	}
 	return nil
 }

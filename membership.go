@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -13,7 +12,7 @@ import (
 
 // Membership changes from Go, the counterparts of `etcdctl member add`,
 // `member promote` and `member remove` (Members is `member list`). They are
-// client-side: they work through any *clientv3.Client, remote or a Node's.
+// client-side: they work through any *clientv3.Client, remote or an embedded node's.
 //
 // etcd's strict reconfiguration check (on by default) refuses changes that
 // could cost the cluster its quorum: adding a voter while too few members
@@ -22,15 +21,15 @@ import (
 // back wrapping ErrQuorumAtRisk; wait and try again once the cluster is
 // healthy. Adding a voting member directly is allowed, but the safe way to
 // grow is AddLearner, start the member, then PromoteMember once it caught up
-// (NodeConfig.Join does all three).
+// (node.Config.Join does all three).
 
 // AddMember adds a voting member with the given peer URLs and returns it
 // (with an empty Name until it starts) and the cluster's members after the
 // change. The member must be started with JoinExisting and an
 // InitialCluster naming the started members and itself.
 //
-// Errors wrap ErrQuorumAtRisk, ErrInvalidConfig (bad or duplicate URLs), or
-// the client's error.
+// Errors wrap ErrQuorumAtRisk, ErrInvalidArgument (bad or duplicate URLs),
+// or the client's error.
 func AddMember(ctx context.Context, cli *clientv3.Client, peerURLs []string) (Member, []Member, error) {
 	return addMember(ctx, cli, peerURLs, false)
 }
@@ -41,7 +40,7 @@ func AddMember(ctx context.Context, cli *clientv3.Client, peerURLs []string) (Me
 //
 // Errors wrap ErrQuorumAtRisk (the cluster is not healthy enough, or has
 // as many learners as it allows, one by default: a definite refusal),
-// ErrInvalidConfig (bad or duplicate URLs), or the client's error.
+// ErrInvalidArgument (bad or duplicate URLs), or the client's error.
 func AddLearner(ctx context.Context, cli *clientv3.Client, peerURLs []string) (Member, []Member, error) {
 	return addMember(ctx, cli, peerURLs, true)
 }
@@ -52,7 +51,7 @@ func addMember(ctx context.Context, cli *clientv3.Client, peerURLs []string, lea
 		what = "member add --learner"
 	}
 	if len(peerURLs) == 0 {
-		return Member{}, nil, fmt.Errorf("coordkit: %s: %w: no peer URLs; give the new member's advertised peer URLs", what, ErrInvalidConfig)
+		return Member{}, nil, fmt.Errorf("coordkit: %s: %w: no peer URLs; give the new member's advertised peer URLs", what, ErrInvalidArgument)
 	}
 	var (
 		resp *clientv3.MemberAddResponse
@@ -91,10 +90,11 @@ func PromoteMember(ctx context.Context, cli *clientv3.Client, id uint64) error {
 // Errors wrap ErrLastMember, ErrQuorumAtRisk, ErrMemberNotFound, or the
 // client's error.
 func RemoveMember(ctx context.Context, cli *clientv3.Client, id uint64) error {
-	ms, err := Members(ctx, cli)
+	resp, err := cli.MemberList(ctx)
 	if err != nil {
-		return fmt.Errorf("coordkit: member remove %x: %w", id, err)
+		return fmt.Errorf("coordkit: member remove %x: member list: %w", id, err)
 	}
+	ms := membersFrom(resp.Members)
 	var target *Member
 	voters := 0
 	for i, m := range ms {
@@ -134,15 +134,9 @@ func membershipError(err error) error {
 	case errors.Is(err, rpctypes.ErrMemberNotLearner):
 		return fmt.Errorf("%w: %w", ErrNotLearner, err)
 	case errors.Is(err, rpctypes.ErrPeerURLExist), errors.Is(err, rpctypes.ErrMemberExist), errors.Is(err, rpctypes.ErrMemberBadURLs):
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	return err
-}
-
-// membershipRefused reports whether err is a definite refusal of a
-// membership change that may succeed later (nothing was changed).
-func membershipRefused(err error) bool {
-	return errors.Is(err, ErrQuorumAtRisk) || errors.Is(err, ErrLearnerNotReady)
 }
 
 func memberFrom(m *etcdserverpb.Member) Member {
@@ -155,24 +149,4 @@ func membersFrom(ms []*etcdserverpb.Member) []Member {
 		out = append(out, memberFrom(m))
 	}
 	return out
-}
-
-// initialClusterFor renders the --initial-cluster value a newly added
-// member starts with: every started member and the new one (whose name is
-// not known to the cluster yet), as `etcdctl member add` prints it.
-func initialClusterFor(name string, added Member, members []Member) string {
-	var parts []string
-	for _, m := range members {
-		n := m.Name
-		if m.ID == added.ID {
-			n = name
-		}
-		if n == "" {
-			continue // added but never started: it cannot vote yet
-		}
-		for _, u := range m.PeerURLs {
-			parts = append(parts, n+"="+u)
-		}
-	}
-	return strings.Join(parts, ",")
 }

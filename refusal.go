@@ -31,13 +31,13 @@ func authRefusal(endpoints []string, user string, err error) error {
 	}
 	switch {
 	case errors.Is(err, rpctypes.ErrUserEmpty):
-		return fmt.Errorf("%w: connect to %v %s: %w: the cluster has auth enabled; set ClientConfig.Username and Password (ETCDCTL_USER), or a client certificate whose CN is an etcd user",
-			ErrAuthRefused, endpoints, who, err)
+		return fmt.Errorf("%w: %s at %v: %w: the cluster has auth enabled; set ClientConfig.Username and Password (ETCDCTL_USER), or a client certificate whose CN is an etcd user",
+			ErrAuthRefused, who, endpoints, err)
 	case errors.Is(err, rpctypes.ErrAuthFailed):
-		return fmt.Errorf("%w: connect to %v %s: %w: the user does not exist or the password is wrong (etcd does not say which); check ClientConfig.Username and Password",
-			ErrAuthRefused, endpoints, who, err)
+		return fmt.Errorf("%w: %s at %v: %w: the user does not exist or the password is wrong (etcd does not say which); check ClientConfig.Username and Password",
+			ErrAuthRefused, who, endpoints, err)
 	case errors.Is(err, rpctypes.ErrInvalidAuthToken), errors.Is(err, rpctypes.ErrAuthOldRevision):
-		return fmt.Errorf("%w: connect to %v %s: %w: the cluster rejected the token; authenticate again", ErrAuthRefused, endpoints, who, err)
+		return fmt.Errorf("%w: %s at %v: %w: the cluster rejected the token; authenticate again", ErrAuthRefused, who, endpoints, err)
 	}
 	return nil
 }

@@ -32,24 +32,12 @@ type Member struct {
 	IsLearner  bool
 }
 
-// Status reports this member's status.
-func (n *Node) Status(ctx context.Context) (Status, error) {
-	if err := n.alive(); err != nil {
-		return Status{}, err
-	}
-	resp, err := n.client.Status(ctx, "")
-	if err != nil {
-		return Status{}, fmt.Errorf("coordkit: status of node %q: %w", n.Name(), err)
-	}
-	return statusFrom(resp), nil
-}
-
 // EndpointStatus reports the status of the member behind one endpoint of
 // cli, like `etcdctl endpoint status` does for each of its endpoints.
 func EndpointStatus(ctx context.Context, cli *clientv3.Client, endpoint string) (Status, error) {
 	resp, err := cli.Status(ctx, endpoint)
 	if err != nil {
-		return Status{}, fmt.Errorf("coordkit: status of %s: %w", endpoint, err)
+		return Status{}, fmt.Errorf("coordkit: endpoint status %s: %w", endpoint, err)
 	}
 	return statusFrom(resp), nil
 }
@@ -71,14 +59,6 @@ func statusFrom(r *clientv3.StatusResponse) Status {
 	}
 }
 
-// Members lists the cluster's members.
-func (n *Node) Members(ctx context.Context) ([]Member, error) {
-	if err := n.alive(); err != nil {
-		return nil, err
-	}
-	return Members(ctx, n.client)
-}
-
 // Members lists the members of the cluster cli is connected to.
 func Members(ctx context.Context, cli *clientv3.Client) ([]Member, error) {
 	resp, err := cli.MemberList(ctx)
@@ -86,16 +66,4 @@ func Members(ctx context.Context, cli *clientv3.Client) ([]Member, error) {
 		return nil, fmt.Errorf("coordkit: member list: %w", err)
 	}
 	return membersFrom(resp.Members), nil
-}
-
-func (n *Node) alive() error {
-	select {
-	case <-n.done:
-		if err := n.Err(); err != nil {
-			return fmt.Errorf("coordkit: node %q: %w", n.Name(), err)
-		}
-		return fmt.Errorf("coordkit: node %q: %w", n.Name(), ErrStopped)
-	default:
-		return nil
-	}
 }

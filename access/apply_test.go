@@ -16,6 +16,7 @@ import (
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/access"
 	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/node"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -215,7 +216,7 @@ func TestSpecValidation(t *testing.T) {
 func TestNodeConfigAuthAppliesAtStartAndNodeClientActsAsItsUser(t *testing.T) {
 	t.Parallel()
 	s := spec()
-	c := coordtest.NewCluster(t, 3, coordtest.WithNodeConfig(func(cfg *coordkit.NodeConfig) {
+	c := coordtest.NewCluster(t, 3, coordtest.WithNodeConfig(func(cfg *node.Config) {
 		cfg.Auth = &s
 		cfg.ClientUser = "billing-svc"
 	}))
@@ -241,10 +242,10 @@ func TestNodeConfigAuthAppliesAtStartAndNodeClientActsAsItsUser(t *testing.T) {
 
 func TestNodeConfigAuthNeedsARootPassword(t *testing.T) {
 	t.Parallel()
-	_, err := coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+	_, err := node.Start(context.Background(), node.Config{
 		ClientURLs: []string{"http://127.0.0.1:0"}, PeerURLs: []string{"http://127.0.0.1:0"},
 		Auth: &access.Spec{},
 	})
-	require.ErrorIs(t, err, coordkit.ErrInvalidConfig)
+	require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
 	require.ErrorContains(t, err, "RootPassword")
 }

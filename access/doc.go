@@ -18,7 +18,7 @@
 //   - Secret-free: neither reports nor errors contain a password.
 //
 // The same Spec can be applied when an embedded node starts
-// (coordkit.NodeConfig.Auth) or, with one call, to a remote cluster through
+// (node.Config.Auth) or, with one call, to a remote cluster through
 // any client authenticated as root (or unauthenticated while auth is still
 // off).
 //

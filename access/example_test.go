@@ -8,13 +8,14 @@ import (
 
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/access"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Apply a spec to a running cluster (here an embedded node, with auth still
 // off), then again as root: the second time nothing changes.
 func ExampleApply() {
 	ctx := context.Background()
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		ClientURLs: []string{"http://127.0.0.1:0"}, PeerURLs: []string{"http://127.0.0.1:0"},
 		Logger: slog.New(slog.DiscardHandler),
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/coordkit/coordkit/kv"
 	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/node"
 )
 
 // waitTokenExpired waits until etcd refuses token at every endpoint.
@@ -54,7 +55,7 @@ func TestLongLivedWorkSurvivesTokenExpiryAndMemberRestarts(t *testing.T) {
 			access.DiscoveryService("", "app", access.ReadWrite))}},
 		Users: []access.User{{Name: "app", Password: "apppw", Roles: []string{"app"}}},
 	}
-	c := coordtest.NewCluster(t, 3, coordtest.WithNodeConfig(func(cfg *coordkit.NodeConfig) {
+	c := coordtest.NewCluster(t, 3, coordtest.WithNodeConfig(func(cfg *node.Config) {
 		cfg.Auth = &s
 		cfg.AuthTokenTTL = time.Second // JWT: the default for several members
 	}))

@@ -14,7 +14,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/types"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Cluster is a multi-member etcd cluster started for a test. Each member's
@@ -59,7 +59,7 @@ func startCluster(t testing.TB, n int, o *options) *Cluster {
 	c := &Cluster{t: t}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = c.start(t, n, o, logger); err == nil || !errors.Is(err, coordkit.ErrPortInUse) {
+		if err = c.start(t, n, o, logger); err == nil || !errors.Is(err, node.ErrPortInUse) {
 			break
 		}
 	}
@@ -79,7 +79,7 @@ func (c *Cluster) start(t testing.TB, n int, o *options, logger *slog.Logger) er
 	initial := map[string]string{}
 	// One JWT key pair for the whole cluster, so a token any member issued
 	// is valid at all of them once a test enables auth.
-	jwtPriv, jwtPub, err := coordkit.GenerateJWTKeys(tempDir(t))
+	jwtPriv, jwtPub, err := node.GenerateJWTKeys(tempDir(t))
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/internal/starthook"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Member is one member of a Cluster. Stop, Kill and Restart keep its name,
@@ -17,13 +17,13 @@ import (
 type Member struct {
 	c     *Cluster
 	index int
-	cfg   coordkit.NodeConfig
+	cfg   node.Config
 	link  *Link
 	relay *relay // carries the raft traffic of this member
 	id    uint64
 
 	mu   sync.Mutex
-	node *coordkit.Node // nil while stopped
+	node *node.Node // nil while stopped
 }
 
 func (m *Member) startNode() error {
@@ -33,7 +33,7 @@ func (m *Member) startNode() error {
 			m.link.conns.setOpen(true)
 		}
 	})
-	n, err := coordkit.StartNode(ctx, m.cfg)
+	n, err := node.Start(ctx, m.cfg)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (m *Member) Name() string { return m.cfg.Name }
 func (m *Member) ID() uint64 { return m.id }
 
 // Node is the running member, or nil while it is stopped.
-func (m *Member) Node() *coordkit.Node {
+func (m *Member) Node() *node.Node {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.node

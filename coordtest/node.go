@@ -9,14 +9,14 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Node is a single etcd member started for a test. It embeds the
-// *coordkit.Node, so Client (in-process), Endpoints, Status and the rest are
+// *node.Node, so Client (in-process), Endpoints, Status and the rest are
 // at hand.
 type Node struct {
-	*coordkit.Node
+	*node.Node
 	t testing.TB
 }
 
@@ -36,7 +36,7 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	cfg.Logger = newTestLog(t, o.level)
 	cfg.Dir = tempDir(t)
 	o.finish(&cfg)
-	n, err := coordkit.StartNode(context.Background(), cfg)
+	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("coordtest: start node: %v", err)
 	}

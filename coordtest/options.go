@@ -7,7 +7,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/tlsconfig"
 )
 
@@ -21,7 +21,7 @@ type options struct {
 	fsync          bool
 	embed          func(*embed.Config)
 	autoCompaction string
-	configure      []func(*coordkit.NodeConfig)
+	configure      []func(*node.Config)
 	ca             *tlsconfig.CA // members serve clients and peers over mutual TLS from it
 	fullAccess     string        // why the test needs the whole keyspace (WithFullAccess)
 }
@@ -63,7 +63,7 @@ func WithEmbed(f func(*embed.Config)) Option { return func(o *options) { o.embed
 // WithNodeConfig applies f to every member's NodeConfig after coordtest has
 // filled it in (URLs, data directory, timing): for fields coordtest does
 // not set, such as Auth and ClientUser.
-func WithNodeConfig(f func(*coordkit.NodeConfig)) Option {
+func WithNodeConfig(f func(*node.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, f) }
 }
 
@@ -88,15 +88,15 @@ func (o *options) embedConfig(ec *embed.Config) {
 }
 
 // finish applies the WithNodeConfig functions to cfg.
-func (o *options) finish(cfg *coordkit.NodeConfig) {
+func (o *options) finish(cfg *node.Config) {
 	for _, f := range o.configure {
 		f(cfg)
 	}
 }
 
-func (o *options) nodeConfig(name string) coordkit.NodeConfig {
+func (o *options) nodeConfig(name string) node.Config {
 	level := o.level
-	cfg := coordkit.NodeConfig{
+	cfg := node.Config{
 		Name:              name,
 		ClientURLs:        []string{"http://127.0.0.1:0"},
 		PeerURLs:          []string{"http://127.0.0.1:0"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/access"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/tlsconfig"
 )
 
@@ -78,7 +79,7 @@ func startSecure(t testing.TB, o *options) *secureServer {
 		so.tick, so.election = secureTick, secureElection
 	}
 	so.ca = ca
-	so.configure = append(so.configure[:len(so.configure):len(so.configure)], func(cfg *coordkit.NodeConfig) { cfg.Auth = spec })
+	so.configure = append(so.configure[:len(so.configure):len(so.configure)], func(cfg *node.Config) { cfg.Auth = spec })
 	s.cluster = startCluster(t, 3, &so)
 	for _, m := range s.cluster.members {
 		s.endpoints = append(s.endpoints, m.cfg.ClientURLs...)

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/etcd/server/v3/embed"
 
-	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 )
 
 func TestServerIsEmbeddedByDefault(t *testing.T) {
@@ -56,7 +56,7 @@ func TestServerRunsTheExternalBinaryAndNewNodeSkips(t *testing.T) {
 		"NewNode":        func(t *testing.T) { NewNode(t) },
 		"NewCluster":     func(t *testing.T) { NewCluster(t, 3) },
 		"WithEmbed":      func(t *testing.T) { NewServer(t, WithEmbed(func(*embed.Config) {})) },
-		"WithNodeConfig": func(t *testing.T) { NewServer(t, WithNodeConfig(func(*coordkit.NodeConfig) {})) },
+		"WithNodeConfig": func(t *testing.T) { NewServer(t, WithNodeConfig(func(*node.Config) {})) },
 		"RequireVersion": func(t *testing.T) {
 			NewServer(t).RequireVersion(t, "99.0", "a feature of a future etcd")
 		},

@@ -13,13 +13,13 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/discovery"
 	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/node"
 )
 
-func startNode() (*coordkit.Node, error) {
-	return coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+func startNode() (*node.Node, error) {
+	return node.Start(context.Background(), node.Config{
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},
 		UnsafeNoFsync: true,

@@ -9,15 +9,15 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/election"
 	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/node"
 )
 
 // startNode starts an embedded etcd member on free loopback ports, as a
 // program would for a single-machine deployment or a demo.
-func startNode() *coordkit.Node {
-	node, err := coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+func startNode() *node.Node {
+	node, err := node.Start(context.Background(), node.Config{
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},
 		UnsafeNoFsync: true, // examples only

@@ -44,5 +44,5 @@
 // A Store has no goroutines and needs no Close; a Watcher lives until its
 // context ends (or Close); a Batcher has goroutines only while writes are
 // pending, and Close(ctx) flushes them. Client-side only: kv works with any
-// *clientv3.Client, remote or in-process (coordkit.Node.Client).
+// *clientv3.Client, remote or in-process (node.Node.Client).
 package kv

@@ -7,14 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/kv"
 	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/node"
 )
 
-func startNode() (*coordkit.Node, error) {
-	return coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+func startNode() (*node.Node, error) {
+	return node.Start(context.Background(), node.Config{
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},
 		UnsafeNoFsync: true,

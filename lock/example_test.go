@@ -8,12 +8,12 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/node"
 )
 
-func startNode() (*coordkit.Node, error) {
-	return coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+func startNode() (*node.Node, error) {
+	return node.Start(context.Background(), node.Config{
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},
 		UnsafeNoFsync: true,

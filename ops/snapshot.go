@@ -36,7 +36,7 @@ type SnapshotInfo struct {
 // to w (what `etcdctl snapshot save` does) and checks its integrity hash:
 // the bytes received must match the SHA-256 trailer etcd appends. w gets
 // every byte, trailer included, so what it stores can be restored with
-// coordkit.StartNodeFromSnapshot or `etcdutl snapshot restore`.
+// node.StartFromSnapshot or `etcdutl snapshot restore`.
 //
 // With a client of several endpoints, the snapshot comes from whichever
 // member answers; use a client of one endpoint to pick the member. An

@@ -29,8 +29,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/discovery"
+	"github.com/coordkit/coordkit/node"
 )
 
 func main() {
@@ -66,7 +66,7 @@ func run(out io.Writer) error {
 	defer cancel()
 	logs := slog.New(slog.NewTextHandler(io.Discard, nil)) // the printed story is enough
 
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		Name:          "discovery-demo",
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},

@@ -40,6 +40,7 @@ import (
 
 	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/election"
+	"github.com/coordkit/coordkit/node"
 )
 
 func main() {
@@ -130,7 +131,7 @@ func runLocal(ctx context.Context, out io.Writer, name string, ttl time.Duration
 	out = &lockedWriter{w: out} // candidates print from their own goroutines
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		Name:       "election-demo",
 		ClientURLs: []string{"http://127.0.0.1:0"},
 		PeerURLs:   []string{"http://127.0.0.1:0"},

@@ -17,8 +17,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/lock"
+	"github.com/coordkit/coordkit/node"
 )
 
 func main() {
@@ -32,7 +32,7 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		Name:          "lock-example",
 		ClientURLs:    []string{"http://127.0.0.1:0"},
 		PeerURLs:      []string{"http://127.0.0.1:0"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/tlsconfig"
 )
 
@@ -18,7 +19,7 @@ var errUsage = errors.New("node: invalid flags")
 
 // options is what the command line and ETCD_* environment ask for.
 type options struct {
-	cfg      coordkit.NodeConfig
+	cfg      node.Config
 	logLevel slog.Level
 }
 

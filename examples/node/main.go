@@ -47,7 +47,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/node"
 )
 
 func main() {
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	o.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	o.cfg.LogLevel = &o.logLevel
-	node, err := coordkit.StartNode(ctx, o.cfg)
+	node, err := node.Start(ctx, o.cfg)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/kv"
 	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/node"
 )
 
 func main() {
@@ -30,7 +30,7 @@ func run() error {
 
 	// An ephemeral member on free loopback ports; its data dir is removed
 	// on Close.
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		Name:       "quickstart",
 		ClientURLs: []string{"http://127.0.0.1:0"},
 		PeerURLs:   []string{"http://127.0.0.1:0"},

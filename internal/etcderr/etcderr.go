@@ -103,7 +103,7 @@ func Code(err error) codes.Code {
 
 // ErrNoSpace is the one error every coordkit write wraps when etcd refuses
 // it because its database is full (the NOSPACE alarm). Packages export it
-// (coordkit.ErrNoSpace, ops.ErrNoSpace); errors.Is also matches etcd's own
+// (node.ErrNoSpace, ops.ErrNoSpace); errors.Is also matches etcd's own
 // rpctypes.ErrNoSpace on the same errors.
 var ErrNoSpace = errors.New("etcd database space exceeded (NOSPACE alarm is raised): writes and lease grants are refused until space is reclaimed, reads and deletes still work; " +
 	"delete data you no longer need, then compact, defragment and disarm the alarm (Node.RecoverNoSpace or ops.RecoverNoSpace), or restart the members with a larger QuotaBackendBytes")

@@ -11,11 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/discovery"
 	"github.com/coordkit/coordkit/election"
 	"github.com/coordkit/coordkit/kv"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/ops"
 )
 
@@ -53,7 +53,7 @@ func TestHealthHandlersFollowClusterAndRecipes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	m0 := c.Member(0)
-	node := m0.Node()
+	n := m0.Node()
 
 	reg, err := discovery.Register(ctx, c.Client(), discovery.Instance{Service: "api", Addr: "127.0.0.1:9000"})
 	require.NoError(t, err)
@@ -76,12 +76,12 @@ func TestHealthHandlersFollowClusterAndRecipes(t *testing.T) {
 		return health.Check(ctx)
 	})
 
-	ready := node.ReadinessHandler(
+	ready := n.ReadinessHandler(
 		ops.CheckFunc("registration", reg.Check),
 		ops.CheckFunc("watcher", w.Check),
 		ops.CheckFunc("election", health.Check),
 	)
-	live := node.LivenessHandler()
+	live := n.LivenessHandler()
 	code, body := probe(t, ready, "?verbose")
 	require.Equal(t, http.StatusOK, code, body)
 	for _, name := range []string{"etcd", "registration", "watcher", "election"} {
@@ -107,13 +107,13 @@ func TestHealthHandlersFollowClusterAndRecipes(t *testing.T) {
 	c.Member(1).Kill()
 	c.Member(2).Kill()
 	eventually(t, "no leader", func() error {
-		if err := node.Ready(ctx); err == nil || !strings.Contains(err.Error(), ops.ErrNoLeader.Error()) {
+		if err := n.Ready(ctx); err == nil || !strings.Contains(err.Error(), ops.ErrNoLeader.Error()) {
 			return io.EOF
 		}
 		return nil
 	})
-	require.ErrorIs(t, node.Ready(ctx), ops.ErrNoLeader)
-	require.NoError(t, node.Live(ctx))
+	require.ErrorIs(t, n.Ready(ctx), ops.ErrNoLeader)
+	require.NoError(t, n.Live(ctx))
 	code, body = probe(t, ready, "")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, body, "[-]etcd failed")
@@ -122,7 +122,7 @@ func TestHealthHandlersFollowClusterAndRecipes(t *testing.T) {
 
 	c.Member(1).Restart()
 	c.Member(2).Restart()
-	eventually(t, "ready again", func() error { return node.Ready(ctx) })
+	eventually(t, "ready again", func() error { return n.Ready(ctx) })
 
 	// The Run loop ends: its check fails and says why.
 	stopRun()
@@ -136,7 +136,7 @@ func TestHealthHandlersFollowClusterAndRecipes(t *testing.T) {
 
 	// A stopped member is not live.
 	m0.Kill()
-	require.ErrorIs(t, node.Live(ctx), coordkit.ErrStopped)
+	require.ErrorIs(t, n.Live(ctx), node.ErrStopped)
 	code, _ = probe(t, live, "")
 	require.Equal(t, http.StatusServiceUnavailable, code)
 }

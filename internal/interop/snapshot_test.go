@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/coordtest"
+	"github.com/coordkit/coordkit/node"
 	"github.com/coordkit/coordkit/ops"
 )
 
@@ -27,7 +27,7 @@ func TestSnapshotsInteropWithEtcdctl(t *testing.T) {
 	etcdctl(t, n.Endpoints()[0], "snapshot", "save", theirs)
 	_, err := ops.VerifySnapshotFile(theirs)
 	require.NoError(t, err)
-	r, err := coordkit.StartNodeFromSnapshot(ctx, theirs, coordkit.NodeConfig{
+	r, err := node.StartFromSnapshot(ctx, theirs, node.Config{
 		Name: "restored", ClientURLs: []string{"http://127.0.0.1:0"}, PeerURLs: []string{"http://127.0.0.1:0"}, UnsafeNoFsync: true,
 	})
 	require.NoError(t, err)

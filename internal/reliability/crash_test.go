@@ -20,8 +20,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/internal/soak"
+	"github.com/coordkit/coordkit/node"
 )
 
 // The crash test's child process: this test binary, re-executed with
@@ -51,7 +51,7 @@ func crashChild() int {
 		return 2
 	}
 	peer := "http://127.0.0.1:" + ports[1]
-	n, err := coordkit.StartNode(context.Background(), coordkit.NodeConfig{
+	n, err := node.Start(context.Background(), node.Config{
 		Name:            "crash",
 		Dir:             dir,
 		ClientURLs:      []string{"http://127.0.0.1:" + ports[0]},

@@ -7,16 +7,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/lock"
 	"github.com/coordkit/coordkit/metrics/prom"
+	"github.com/coordkit/coordkit/node"
 )
 
 // Report lock metrics to a registry of the program's own, then scrape it
 // (here with testutil; a service mounts promhttp.HandlerFor(reg, ...)).
 func Example() {
 	ctx := context.Background()
-	node, err := coordkit.StartNode(ctx, coordkit.NodeConfig{
+	node, err := node.Start(ctx, node.Config{
 		ClientURLs: []string{"http://127.0.0.1:0"},
 		PeerURLs:   []string{"http://127.0.0.1:0"},
 	})
