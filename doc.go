@@ -2,30 +2,37 @@
 // service registration, fenced distributed locks, leader election and
 // watched configuration, strongly consistent and correct under failure.
 //
-// Start here to get a *clientv3.Client, the currency every other package
-// takes, so nothing of etcd is hidden from you:
+// This root package is the client side's starting point. It gets you a
+// *clientv3.Client, the currency every other package takes, so nothing of
+// etcd is hidden from you:
 //
-//   - StartNode runs an etcd member inside your process, alone or as one
-//     member of a cluster (in one process, several, or on several machines).
-//     Node.Client is an in-process client that skips gRPC and the network,
-//     the fastest way to talk to that member. It lives and dies with the
-//     node: once the node stops, it refuses every call and whatever was held
-//     through it (leases, locks, terms, registrations) is reported lost.
-//     StartCluster starts several members of one cluster in this process;
-//     NodeConfig.Join makes a member join a running cluster (the way members
-//     started one after another form a cluster); Members, AddMember,
-//     AddLearner, PromoteMember and RemoveMember change membership from any
-//     client. Close and Kill take milliseconds (a leader hands over first on
-//     Close).
+//   - Connect reaches a running cluster, once an endpoint answered, and
+//     turns the cluster's refusals into typed errors (ErrAuthRefused,
+//     ErrTLSRefused, ErrUnreachable) that say what to fix.
+//     ClientConfigFromEnv reads etcdctl's ETCDCTL_* variables, so scripts
+//     written for etcdctl keep working.
+//   - EndpointStatus and Members show what `etcdctl endpoint status` and
+//     `member list` show; AddMember, AddLearner, PromoteMember and
+//     RemoveMember change membership from any client, with etcd's refusals
+//     typed (ErrQuorumAtRisk, ErrLastMember, ...).
 //   - Lease TTLs survive a leader change from MinLeaseTTL on (3 × election
-//     timeout + 1 s); Node.CheckLeaseTTL checks one against a member's
-//     timing.
-//   - Connect reaches a cluster you already run; ClientConfigFromEnv reads
-//     etcdctl's ETCDCTL_* variables, so scripts written for etcdctl keep
-//     working.
+//     timeout + 1 s); CheckLeaseTTL checks one against a cluster's election
+//     timeout.
+//
+// Every error it returns reads `coordkit: <operation>: <sentinel>: <details>`
+// and wraps one of its sentinels (test with errors.Is); ErrInvalidArgument
+// and ErrInvalidTTL are the values every coordkit package shares.
+//
+// To run etcd inside your process instead, see package node: node.Start
+// starts an embedded member and Node.Client is an in-process client for it.
+// This package, like every client-side package, never imports etcd's
+// server, so programs that only connect stay small (a test proves it).
 //
 // The packages:
 //
+//   - node: an etcd member embedded in your process, alone or as one member
+//     of a cluster, with an in-process client, joins, snapshots, NOSPACE
+//     recovery and health probes.
 //   - kv: a typed store over a key prefix: CAS, consistent lists, and
 //     watches that resume across failures instead of going quiet.
 //   - lease: managed leases whose loss is reported before etcd can expire
@@ -38,8 +45,7 @@
 //     gRPC resolver.
 //   - ops: snapshots, recovery from a full database (NOSPACE), health
 //     checks and probe handlers, for embedded nodes and remote clusters
-//     alike; Node wraps them (SaveSnapshotFile, RecoverNoSpace,
-//     LivenessHandler, ReadinessHandler) and StartNodeFromSnapshot restores.
+//     alike.
 //   - metrics: the interface every package reports to through WithMetrics;
 //     metrics/prom registers on a prometheus.Registerer of your own.
 //   - tlsconfig: mutual TLS configurations and a development PKI.
@@ -48,6 +54,6 @@
 //   - coordtest: real in-memory etcd nodes and clusters for tests, with
 //     fault injection; what httptest is to net/http.
 //
-// Client-side packages (everything but this one and coordtest) never
-// import etcd's server, so programs that only connect stay small.
+// Client-side packages (all but node and coordtest) never import etcd's
+// server.
 package coordkit

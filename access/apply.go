@@ -104,7 +104,7 @@ func Verify(ctx context.Context, cli *clientv3.Client, spec Spec) (err error) {
 		return err
 	}
 	if !enabled {
-		return fmt.Errorf("%w: the spec expects it; apply the spec (access.Apply or NodeConfig.Auth) or run `etcdctl auth enable`", ErrAuthDisabled)
+		return fmt.Errorf("%w: the spec expects it; apply the spec (access.Apply or node.Config.Auth) or run `etcdctl auth enable`", ErrAuthDisabled)
 	}
 	if len(steps) > 0 {
 		diffs := make([]string, len(steps))

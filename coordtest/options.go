@@ -60,7 +60,7 @@ func WithAutoCompaction(mode, retention string) Option {
 // WithEmbed applies f to every member's etcd configuration, last.
 func WithEmbed(f func(*embed.Config)) Option { return func(o *options) { o.embed = f } }
 
-// WithNodeConfig applies f to every member's NodeConfig after coordtest has
+// WithNodeConfig applies f to every member's node.Config after coordtest has
 // filled it in (URLs, data directory, timing): for fields coordtest does
 // not set, such as Auth and ClientUser.
 func WithNodeConfig(f func(*node.Config)) Option {

@@ -20,7 +20,7 @@ import (
 
 // BenchmarkJoin measures a member joining a running single-member cluster
 // that holds COORDKIT_JOIN_MB megabytes (default 100) of values: from
-// StartNode with Join (the learner is added) to its return (promoted). The
+// node.Start with Join (the learner is added) to its return (promoted). The
 // member then leaves again, untimed (etcd makes a removal wait 5 s after a
 // join). fsync is off.
 //

@@ -65,8 +65,9 @@ type Config struct {
 	ClusterToken string
 
 	// JoinExisting makes this member join a running cluster (etcd's
-	// --initial-cluster-state=existing), after it was added with coordkit.AddMember
-	// or coordkit.AddLearner; otherwise the member bootstraps a new cluster. Join
+	// --initial-cluster-state=existing), after it was added with
+	// coordkit.AddMember or coordkit.AddLearner; otherwise the member
+	// bootstraps a new cluster. Join
 	// does all of that in one step.
 	JoinExisting bool
 
@@ -152,8 +153,8 @@ type Config struct {
 	// timings (etcd's --heartbeat-interval and --election-timeout); defaults
 	// 100ms and 1s. etcd grants no lease shorter than 1.5 ×
 	// ElectionTimeout, and a lease survives a change of leader only from
-	// coordkit.MinLeaseTTL(ElectionTimeout) = 3 × ElectionTimeout + 1 s (4 s with the
-	// default); check TTLs with Node.CheckLeaseTTL.
+	// coordkit.MinLeaseTTL(ElectionTimeout) = 3 × ElectionTimeout + 1 s (4 s
+	// with the default); check TTLs with Node.CheckLeaseTTL.
 	TickInterval, ElectionTimeout time.Duration
 
 	// Logger receives etcd's logs. Nil means slog.Default(). LogLevel is

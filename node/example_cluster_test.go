@@ -95,5 +95,5 @@ func ExampleNode_CheckLeaseTTL() {
 	fmt.Println(n.CheckLeaseTTL(2 * time.Second))
 	// Output:
 	// 4s
-	// coordkit: lease TTL too short to survive a leader change: TTL 2s < 4s (3 × election timeout 1s + 1 s): a leader change takes up to 2 × 1s, and a keep-alive renewing every TTL/3 has only 2/3 of the TTL to get through it; use a TTL of at least 4s
+	// coordkit: check lease TTL: invalid lease TTL: TTL 2s < 4s (3 × election timeout 1s + 1 s): a leader change takes up to 2 × 1s, and a keep-alive renewing every TTL/3 has only 2/3 of the TTL to get through it; use a TTL of at least 4s
 }

@@ -148,9 +148,9 @@ func initialClusterFor(name string, added coordkit.Member, members []coordkit.Me
 // those refusals are definite and retried until ctx ends. The last voting
 // member cannot leave (coordkit.ErrLastMember): Close it instead.
 //
-// Errors wrap coordkit.ErrLastMember, coordkit.ErrQuorumAtRisk (still refused when ctx
-// ended), ErrStopped, coordkit.ErrUnreachable, or the client's error; the node is
-// closed only when Leave succeeds.
+// Errors wrap coordkit.ErrLastMember, coordkit.ErrQuorumAtRisk (still
+// refused when ctx ended), ErrStopped, coordkit.ErrUnreachable, or the
+// client's error; the node is closed only when Leave succeeds.
 func (n *Node) Leave(ctx context.Context) error {
 	if err := n.alive("leave"); err != nil {
 		return err

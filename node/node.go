@@ -291,7 +291,7 @@ func (n *Node) ElectionTimeout() time.Duration {
 	return time.Duration(c.ElectionTicks) * time.Duration(c.TickMs) * time.Millisecond
 }
 
-// CheckLeaseTTL reports, with an error wrapping ErrLeaseTTLTooShort that
+// CheckLeaseTTL reports, with an error wrapping coordkit.ErrInvalidTTL that
 // names the numbers, whether leases of the given TTL can be lost when this
 // member's cluster changes leader (see coordkit.MinLeaseTTL); it assumes every
 // member has this member's election timeout, as they should.

@@ -1,4 +1,4 @@
-// Package starthook lets coordtest learn, through StartNode's context, the
+// Package starthook lets coordtest learn, through node.Start's context, the
 // moment an embedded etcd member has started serving its peers (before it is
 // ready). It is internal: users have no reason to need it.
 package starthook
@@ -11,7 +11,7 @@ import (
 
 type key struct{}
 
-// With returns a context that makes StartNode call f once etcd's server is
+// With returns a context that makes node.Start call f once etcd's server is
 // serving peer and client traffic, before it waits for readiness.
 func With(ctx context.Context, f func(*embed.Etcd)) context.Context {
 	return context.WithValue(ctx, key{}, f)
