@@ -3,6 +3,7 @@ package coordkit_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,6 +137,7 @@ func TestConnectRejectsBadConfigAndReportsUnreachableEndpoints(t *testing.T) {
 	ctx := context.Background()
 	_, err := coordkit.Connect(ctx, coordkit.ClientConfig{})
 	require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
+	require.True(t, strings.HasPrefix(err.Error(), "coordkit: connect: invalid argument: ClientConfig.Endpoints is empty"), "%v", err)
 	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: []string{"127.0.0.1:1"}, Password: "x"})
 	require.ErrorIs(t, err, coordkit.ErrInvalidArgument)
 
@@ -144,6 +146,9 @@ func TestConnectRejectsBadConfigAndReportsUnreachableEndpoints(t *testing.T) {
 	_, err = coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: []string{dead}, DialTimeout: 300 * time.Millisecond})
 	require.ErrorIs(t, err, coordkit.ErrUnreachable)
 	require.Contains(t, err.Error(), dead)
+	// One message shape: the package and the operation once, then the sentinel.
+	require.True(t, strings.HasPrefix(err.Error(), "coordkit: connect: no etcd endpoint answered"), "%v", err)
+	require.Equal(t, 1, strings.Count(err.Error(), "coordkit: "), "the package prefix appears once: %v", err)
 	require.Less(t, time.Since(begin), 5*time.Second, "the dial timeout bounds Connect")
 }
 

@@ -305,6 +305,14 @@ func (n *Node) Done() <-chan struct{} { return n.done }
 // Err returns why the server stopped, wrapping ErrStopped, or nil while it
 // runs.
 func (n *Node) Err() error {
+	if cause := n.stopCause(); cause != nil {
+		return fmt.Errorf("node: member %q: %w", n.Name(), cause)
+	}
+	return nil
+}
+
+// stopCause is why the server stopped, wrapping ErrStopped, or nil.
+func (n *Node) stopCause() error {
 	n.errMu.Lock()
 	defer n.errMu.Unlock()
 	return n.err

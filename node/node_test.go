@@ -135,6 +135,7 @@ func TestPortInUseNamesTheURLAndLeavesNothingRunning(t *testing.T) {
 	_, err = node.Start(context.Background(), cfg)
 	require.ErrorIs(t, err, node.ErrPortInUse)
 	require.Contains(t, err.Error(), busy.Addr().String())
+	require.True(t, strings.HasPrefix(err.Error(), `node: start "clash": address already in use: `), "one message shape, the prefix once: %v", err)
 	require.Less(t, time.Since(begin), cfg.ReadyTimeout, "must fail fast, not wait for readiness")
 	requireFree(t, peer)
 }

@@ -31,10 +31,11 @@ func (n *Node) Members(ctx context.Context) ([]coordkit.Member, error) {
 func (n *Node) alive(op string) error {
 	select {
 	case <-n.done:
-		if err := n.Err(); err != nil {
-			return fmt.Errorf("node: %s %q: %w", op, n.Name(), err)
+		cause := n.stopCause()
+		if cause == nil {
+			cause = ErrStopped
 		}
-		return fmt.Errorf("node: %s %q: %w", op, n.Name(), ErrStopped)
+		return fmt.Errorf("node: %s %q: %w", op, n.Name(), cause)
 	default:
 		return nil
 	}
