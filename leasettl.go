@@ -29,8 +29,8 @@ import (
 //
 // A client that connects to a remote cluster cannot read the cluster's
 // election timeout (etcd does not expose it), so the check lives where the
-// timing is known: node.Node.CheckLeaseTTL for an embedded member, CheckLeaseTTL
-// when you know the cluster's --election-timeout.
+// timing is known: Node.CheckLeaseTTL (package node) for an embedded member,
+// CheckLeaseTTL when you know the cluster's --election-timeout.
 
 // MinLeaseTTL returns the shortest lease TTL that survives a change of raft
 // leader in a cluster with the given election timeout: 3 × electionTimeout

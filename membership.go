@@ -25,7 +25,7 @@ import (
 
 // AddMember adds a voting member with the given peer URLs and returns it
 // (with an empty Name until it starts) and the cluster's members after the
-// change. The member must be started with JoinExisting and an
+// change. The member must be started with node.Config.JoinExisting and an
 // InitialCluster naming the started members and itself.
 //
 // Errors wrap ErrQuorumAtRisk, ErrInvalidArgument (bad or duplicate URLs),
