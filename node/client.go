@@ -65,7 +65,7 @@ func newNodeClient(s *etcdserver.EtcdServer, user, password string) (*clientv3.C
 		KV:          &gatedKV{g: g, kv: adapter.KvServerToKvClient(v3rpc.NewQuotaKVServer(s))},
 		Lease:       &gatedLease{g: g, lc: adapter.LeaseServerToLeaseClient(v3rpc.NewQuotaLeaseServer(s))},
 		Watch:       &pipeWatchClient{g: g, srv: v3rpc.NewWatchServer(s)},
-		Maintenance: &gatedMaintenance{g: g, mc: adapter.MaintenanceServerToMaintenanceClient(v3rpc.NewMaintenanceServer(s, nil))},
+		Maintenance: &gatedMaintenance{g: g, mc: adapter.MaintenanceServerToMaintenanceClient(v3rpc.NewMaintenanceServer(s, nil)), defrag: inProcessDefragment(s)},
 		Cluster:     &gatedCluster{g: g, cc: adapter.ClusterServerToClusterClient(v3rpc.NewClusterServer(s))},
 		Auth:        &gatedAuth{g: g, ac: adapter.AuthServerToAuthClient(v3rpc.NewAuthServer(s))},
 	}

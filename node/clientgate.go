@@ -197,8 +197,9 @@ func (c *gatedCluster) MemberPromote(ctx context.Context, in *pb.MemberPromoteRe
 }
 
 type gatedMaintenance struct {
-	g  *clientGate
-	mc pb.MaintenanceClient
+	g      *clientGate
+	mc     pb.MaintenanceClient
+	defrag func(context.Context, *pb.DefragmentRequest, ...grpc.CallOption) (*pb.DefragmentResponse, error) // inProcessDefragment
 }
 
 func (c *gatedMaintenance) Alarm(ctx context.Context, in *pb.AlarmRequest, opts ...grpc.CallOption) (*pb.AlarmResponse, error) {
@@ -210,7 +211,7 @@ func (c *gatedMaintenance) Status(ctx context.Context, in *pb.StatusRequest, opt
 }
 
 func (c *gatedMaintenance) Defragment(ctx context.Context, in *pb.DefragmentRequest, opts ...grpc.CallOption) (*pb.DefragmentResponse, error) {
-	return call(c.g, ctx, in, opts, c.mc.Defragment)
+	return call(c.g, ctx, in, opts, c.defrag)
 }
 
 func (c *gatedMaintenance) Hash(ctx context.Context, in *pb.HashRequest, opts ...grpc.CallOption) (*pb.HashResponse, error) {
