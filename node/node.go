@@ -1,6 +1,8 @@
 package node
 
 import (
+	"github.com/coordkit/coordkit/internal/backoff"
+
 	"context"
 	"errors"
 	"fmt"
@@ -57,25 +59,40 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	// Port 0 is resolved by reserving free ports; another process can take a
 	// reserved port before etcd binds it, so retry a few times.
 	var lastErr error
+	retry := backoff.New(joinRetry)
 	for attempt := 0; attempt < 5; attempt++ {
 		n, err := startNode(ctx, cfg)
 		if err == nil {
 			return n, nil
 		}
 		lastErr = err
-		if !errors.Is(err, errRetryPorts) && !joinRaced(&cfg, err) {
+		if joinRaced(&cfg, err) {
+			if werr := retry.Wait(ctx); werr != nil {
+				break
+			}
+			continue
+		}
+		if !errors.Is(err, errRetryPorts) {
 			break
 		}
 	}
 	return nil, fmt.Errorf("node: start %q: %w", cfg.name(), lastErr)
 }
 
-// joinRaced says whether a join failed only because the peer etcd asked for
-// the cluster's members had not yet applied this member's addition (etcd:
-// "member count is unequal"). The addition was undone, so joining again is
+// joinRaced says whether a join failed only because it came too early: the
+// peer etcd asked for the cluster's members had not yet applied this
+// member's addition ("member count is unequal"), or no member had yet
+// decided the cluster's version, which a cluster's first member does just
+// after it is ready (etcd then answers "incompatible with current running
+// cluster"; a cluster that truly is incompatible keeps answering it and the
+// last attempt reports it). The addition was undone, so joining again is
 // safe.
 func joinRaced(cfg *Config, err error) bool {
-	return cfg.Join != nil && strings.Contains(err.Error(), "member count is unequal")
+	if cfg.Join == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "member count is unequal") || strings.Contains(msg, "incompatible with current running cluster")
 }
 
 // errRetryPorts marks a bind failure on a port coordkit chose itself.
