@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/election"
@@ -81,7 +82,9 @@ func TestCampaignCancelWithdraws(t *testing.T) {
 }
 
 // With WithLease, campaigns share the caller's lease and never end it; a
-// lease carries one candidate per election; losing the lease ends the term.
+// second Campaign of this process on the same lease and election waits for
+// the first term to end, as any other candidate would; losing the lease ends
+// the term.
 func TestSharedLease(t *testing.T) {
 	n := coordtest.NewServer(t)
 	cli := n.Client()
@@ -96,11 +99,23 @@ func TestSharedLease(t *testing.T) {
 	a := campaign(t, e, "a")
 	require.Equal(t, l.ID(), a.Lease().ID())
 	o := campaign(t, other, "o") // one lease, two elections
-	_, err = e.Campaign(ctx, "dup")
-	require.ErrorIs(t, err, election.ErrDuplicateCandidate)
-	require.NoError(t, a.Err(), "a refused duplicate does not disturb the term")
+	dup := campaignAsync(t, ctx, e, "dup")
+	// The second campaign is under way (it has read the key) before a
+	// resigns: a watch opened now and a read find nothing returned.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	<-cli.Watch(wctx, a.Key(), clientv3.WithCreatedNotify())
+	_, err = cli.Get(ctx, a.Key())
+	require.NoError(t, err)
+	requireBlocked(t, dup)
+	require.NoError(t, a.Err(), "a waiting duplicate does not disturb the term")
 
 	require.NoError(t, a.Resign(ctx))
+	d := recv(t, dup)
+	require.NoError(t, d.err)
+	require.Equal(t, a.Key(), d.term.Key())
+	require.Greater(t, d.term.Token(), a.Token(), "a new term, not the resigned one")
+	require.NoError(t, d.term.Resign(ctx))
 	require.NoError(t, l.Err(), "Resign leaves a shared lease alive")
 	require.NoError(t, o.Err())
 	info, err := l.TimeToLive(ctx, true)

@@ -2,14 +2,15 @@ package election
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit/internal/backoff"
 	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/internal/waitqueue"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -93,6 +94,13 @@ func (e *Election) candidateKey(id clientv3.LeaseID) string {
 // if the candidacy ends while waiting, it returns an error wrapping
 // ErrLeaseLost, and it re-checks key and lease just before returning.
 //
+// With WithLease, a candidate key the lease already has in the election is
+// resumed, as etcd's ResumeElection does: a process that restarted and
+// opened its lease again (lease.Open) takes its place back, with its value
+// updated, and its leadership at once (same Token) if that key leads. A key
+// another Campaign of this process holds on the same lease handle is waited
+// for, as any other candidate would.
+//
 // If ctx ends first, Campaign withdraws the candidate and returns ctx's
 // error. A transaction whose outcome is unknown is not retried: Campaign
 // withdraws and returns the error.
@@ -108,35 +116,127 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Term, error) {
 	if m := e.opts.metrics; m != nil {
 		m.campaigns.Add(1)
 	}
-	resp, err := e.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, value, clientv3.WithLease(l.ID()))).
-		Commit()
+	c := &candidacy{l: l, key: key}
+	turn, err := e.enter(ctx, c, value)
 	if err != nil {
-		e.withdraw(ctx, l, key, 0)
-		return nil, errorf("campaign", e.name, "%w", etcderr.Outcome(err))
-	}
-	if !resp.Succeeded {
-		e.withdraw(ctx, l, "", 0)
-		return nil, errorf("campaign", e.name, "%w: key %s exists", ErrDuplicateCandidate, key)
-	}
-	rev := resp.Header.Revision
-	// The guard watches the candidate key and lease from now on; if we are
-	// elected it becomes the Term's context, so it must outlive ctx.
-	held, stopHeld := leaseContext(context.WithoutCancel(ctx), l)
-	guard, cancelGuard := keyguard.Guard(held, e.cli, key, rev, l)
-	stopGuard := func() { cancelGuard(); stopHeld() }
-	sawDelete, err := e.waitTurn(ctx, guard, l, key, rev)
-	if err != nil {
-		stopGuard()
-		e.withdraw(ctx, l, key, rev)
 		return nil, err
 	}
-	t := newTerm(e, l, key, rev, value, guard, stopGuard)
+	// The guard watches the candidate key and lease from now on; if we are
+	// elected it becomes the Term's context, so it must outlive ctx.
+	guard, stopGuard := keyguard.Guard(context.WithoutCancel(ctx), e.cli, key, c.rev, l)
+	var sawDelete time.Time
+	w := waitqueue.Waiter{
+		Cli: e.cli, Lease: l, Key: key, Rev: c.rev, Guard: guard,
+		Check: func(ctx context.Context) (waitqueue.Turn, error) { return e.check(ctx, c) },
+	}
+	if e.opts.metrics != nil {
+		w.Deleted = func() { sawDelete = time.Now() }
+	}
+	if err := w.Wait(ctx, turn); err != nil {
+		stopGuard()
+		e.withdraw(ctx, c)
+		return nil, e.campaignErr(err)
+	}
+	t := newTerm(e, c, value, guard, stopGuard)
 	if m := e.opts.metrics; m != nil {
 		m.elected(t, sawDelete)
 	}
 	return t, nil
+}
+
+// candidacy is one Campaign's key on its lease. Its address identifies it
+// among the claims (waitqueue.Claim) of a shared lease.
+type candidacy struct {
+	l   *lease.Lease
+	key string
+	rev int64 // the key's create revision, once known
+}
+
+// enter creates the candidate key, or resumes the one the lease has, and
+// returns the first turn. On error the candidacy is withdrawn.
+func (e *Election) enter(ctx context.Context, c *candidacy, value string) (waitqueue.Turn, error) {
+	for {
+		if e.opts.shared {
+			waitqueue.Claim(c.l, c.key, c, nil)
+		}
+		resp, err := e.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(c.key), "=", 0)).
+			Then(waitqueue.LastBefore(e.prefix, 0), clientv3.OpPut(c.key, value, clientv3.WithLease(c.l.ID()))).
+			Else(clientv3.OpGet(c.key)).
+			Commit()
+		if err != nil {
+			e.withdraw(ctx, c)
+			return waitqueue.Turn{}, errorf("campaign", e.name, "%w", etcderr.Outcome(err))
+		}
+		if resp.Succeeded {
+			c.rev = resp.Header.Revision
+			held, next := waitqueue.WaitForLast(resp.Responses[0].GetResponseRange())
+			return waitqueue.Turn{Held: held, Next: next, Rev: c.rev}, nil
+		}
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			continue // resigned meanwhile
+		}
+		rev := kvs[0].CreateRevision
+		switch {
+		case clientv3.LeaseID(kvs[0].Lease) != c.l.ID():
+			e.withdraw(ctx, c)
+			return waitqueue.Turn{}, errorf("campaign", e.name, "%w: key %s is attached to lease %x, not %x; it was not written by a campaign: delete it",
+				ErrDuplicateCandidate, c.key, kvs[0].Lease, int64(c.l.ID()))
+		case e.opts.shared && waitqueue.ClaimedByOthers(c.l, c.key, c):
+			// Another Campaign of this process on the same lease: wait
+			// for its term to end, as any other candidate would.
+			waitqueue.Unclaim(c.l, c.key, c)
+			if err := waitqueue.WaitGone(ctx, e.cli, c.l, c.key, rev, resp.Header.Revision); err != nil {
+				return waitqueue.Turn{}, e.campaignErr(err)
+			}
+			continue
+		}
+		// Resume the key an earlier process left on this lease: update its
+		// value and read the turn, fenced on its create revision.
+		resp, err = e.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(c.key), "=", rev)).
+			Then(clientv3.OpPut(c.key, value, clientv3.WithLease(c.l.ID())), waitqueue.LastBefore(e.prefix, rev-1)).
+			Commit()
+		if err != nil {
+			c.rev = rev
+			e.withdraw(ctx, c)
+			return waitqueue.Turn{}, errorf("campaign", e.name, "resuming %s: %w", c.key, etcderr.Outcome(err))
+		}
+		if !resp.Succeeded {
+			continue // gone meanwhile
+		}
+		c.rev = rev
+		held, next := waitqueue.WaitForLast(resp.Responses[1].GetResponseRange())
+		return waitqueue.Turn{Held: held, Next: next, Rev: resp.Header.Revision}, nil
+	}
+}
+
+// check reads the candidate's turn: whether a candidate is ahead of it.
+func (e *Election) check(ctx context.Context, c *candidacy) (waitqueue.Turn, error) {
+	resp, err := e.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(c.key), "=", c.rev)).
+		Then(waitqueue.LastBefore(e.prefix, c.rev-1)).
+		Commit()
+	if err != nil {
+		return waitqueue.Turn{}, err
+	}
+	if !resp.Succeeded {
+		return waitqueue.Turn{}, errorf("campaign", e.name, "%w: candidate key %s was deleted", ErrLeaseLost, c.key)
+	}
+	held, next := waitqueue.WaitForLast(resp.Responses[0].GetResponseRange())
+	return waitqueue.Turn{Held: held, Next: next, Rev: resp.Header.Revision}, nil
+}
+
+// campaignErr explains why waiting failed.
+func (e *Election) campaignErr(err error) error {
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return err
+	case errors.Is(err, waitqueue.ErrGone):
+		return errorf("campaign", e.name, "%w: %w", ErrLeaseLost, err)
+	}
+	return errorf("campaign", e.name, "%w", err)
 }
 
 // candidateLease returns the shared lease, or grants and keeps alive a new
@@ -146,6 +246,7 @@ func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 		if err := l.Err(); err != nil {
 			return nil, errorf("campaign", e.name, "%w: the lease given with WithLease is lost: %w; grant a new lease", ErrLeaseLost, err)
 		}
+		l.KeepAlive(context.Background()) // a no-op if already running
 		return l, nil
 	}
 	l, err := lease.Grant(ctx, e.cli, e.opts.ttl, e.opts.leaseOpts...)
@@ -158,123 +259,20 @@ func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 	return l, nil
 }
 
-// leaseContext returns a context cancelled, with l.Err() as its cause, as
-// soon as l is lost. keyguard.Guard watches l too, but not while it re-reads
-// the key after its watch broke, and that read can hang for etcd's request
-// timeout (over 5 s) on a member cut off from its cluster: as the guard's
-// parent, this context ends such a read, and leadership, on time.
-func leaseContext(parent context.Context, l *lease.Lease) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(parent)
-	go func() {
-		select {
-		case <-l.Done():
-			cancel(l.Err())
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() { cancel(context.Canceled) }
-}
-
-// waitTurn blocks until the candidate key (created at rev) is the oldest in
-// the election, re-checking that key and lease are still live. It returns
-// an error wrapping ErrLeaseLost if guard fires, or ctx's error. When
-// measured, it returns when it last saw a candidate ahead deleted.
-func (e *Election) waitTurn(ctx, guard context.Context, l *lease.Lease, key string, rev int64) (sawDelete time.Time, err error) {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(guard, cancel)
-	defer stop()
-
-	older := append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(rev-1))
-	retry := backoff.New(backoff.Policy{Max: 500 * time.Millisecond})
-	for {
-		if err := e.campaignEnded(ctx, guard); err != nil {
-			return sawDelete, err
-		}
-		// One read for both: the closest older candidate, and our own key.
-		resp, err := e.cli.Txn(wctx).Then(clientv3.OpGet(e.prefix, older...), clientv3.OpGet(key)).Commit()
-		if err != nil {
-			if wctx.Err() == nil {
-				_ = retry.Wait(wctx)
-			}
-			continue
-		}
-		retry.Reset()
-		own := resp.Responses[1].GetResponseRange().Kvs
-		if len(own) == 0 || own[0].CreateRevision != rev {
-			return sawDelete, errorf("campaign", e.name, "%w: candidate key %s was deleted", ErrLeaseLost, key)
-		}
-		prev := resp.Responses[0].GetResponseRange().Kvs
-		if len(prev) == 0 {
-			// Elected as of resp's revision, provided the lease still
-			// stands: never hand out a Term on a lease already lost.
-			if err := e.campaignEnded(ctx, guard); err != nil {
-				return sawDelete, err
-			}
-			if err := l.Err(); err != nil {
-				return sawDelete, errorf("campaign", e.name, "%w: %w", ErrLeaseLost, err)
-			}
-			if d := l.Deadline(); !time.Now().Before(d) {
-				return sawDelete, errorf("campaign", e.name, "%w: lease %x: %w (no renewal confirmed since %s)", ErrLeaseLost, int64(l.ID()), lease.ErrDeadlinePassed, d.Format(time.RFC3339Nano))
-			}
-			return sawDelete, nil
-		}
-		waitDelete(wctx, e.cli, string(prev[0].Key), prev[0].CreateRevision, resp.Header.Revision)
-		if e.opts.metrics != nil {
-			sawDelete = time.Now()
-		}
-	}
-}
-
-// campaignEnded says why a campaign must stop, or nil.
-func (e *Election) campaignEnded(ctx, guard context.Context) error {
-	if err := guard.Err(); err != nil {
-		return errorf("campaign", e.name, "%w: %w", ErrLeaseLost, context.Cause(guard))
-	}
-	if err := ctx.Err(); err != nil {
-		return errorf("campaign", e.name, "%w", context.Cause(ctx))
-	}
-	return nil
-}
-
-// waitDelete returns when the key created at revision created is deleted,
-// when the watch breaks (compaction, lost leader, reconnect) or ctx ends;
-// the caller then reads again.
-//
-// The watch starts at the current revision rather than at read + 1 (read
-// being the revision the key was last seen at): etcd serves a watch that
-// starts in the past from a catch-up loop that runs every 100 ms, which
-// would delay a failover whose delete lands while the watch is being set
-// up. If the store moved past read before the watch started, one more read
-// of the key closes the gap.
-func waitDelete(ctx context.Context, cli *clientv3.Client, key string, created, read int64) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for resp := range cli.Watch(wctx, key, clientv3.WithCreatedNotify(), clientv3.WithFilterPut()) {
-		switch {
-		case resp.Err() != nil, len(resp.Events) > 0:
-			return
-		case resp.Created && resp.Header.Revision != read:
-			got, err := cli.Get(wctx, key)
-			if err != nil || len(got.Kvs) == 0 || got.Kvs[0].CreateRevision != created {
-				return
-			}
-		}
-	}
-}
-
 // withdraw removes a failed candidacy: a granted lease is revoked (removing
 // the key with it), a shared lease's key is deleted. Requests are bounded by
 // releaseTimeout; whatever they miss expires with the lease.
-func (e *Election) withdraw(ctx context.Context, l *lease.Lease, key string, rev int64) {
+func (e *Election) withdraw(ctx context.Context, c *candidacy) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
+	l, key, rev := c.l, c.key, c.rev
 	if !e.opts.shared {
 		e.releaseLease(rctx, l)
 		return
 	}
-	if key == "" || l.Err() != nil || e.clientClosed() != nil {
-		return // nothing written, gone with the lease, or no way to say
+	defer waitqueue.Unclaim(l, key, c)
+	if l.Err() != nil || e.clientClosed() != nil {
+		return // gone with the lease, or no way to say
 	}
 	cmp := clientv3.Compare(clientv3.CreateRevision(key), "=", rev)
 	if rev == 0 { // the put's outcome is unknown: delete it if it is ours

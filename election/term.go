@@ -11,6 +11,7 @@ import (
 	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/fenced"
 	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/internal/waitqueue"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -20,6 +21,7 @@ import (
 // for concurrent use.
 type Term struct {
 	e     *Election
+	c     *candidacy
 	l     *lease.Lease
 	key   string
 	rev   int64
@@ -37,10 +39,10 @@ type Term struct {
 // termKey marks a Term's Context, and every context derived from it.
 type termKey struct{}
 
-func newTerm(e *Election, l *lease.Lease, key string, rev int64, value string, guard context.Context, stopGuard context.CancelFunc) *Term {
-	t := &Term{e: e, l: l, key: key, rev: rev, freed: make(chan struct{}), value: value}
+func newTerm(e *Election, c *candidacy, value string, guard context.Context, stopGuard context.CancelFunc) *Term {
+	t := &Term{e: e, c: c, l: c.l, key: c.key, rev: c.rev, freed: make(chan struct{}), value: value}
 	t.ctx, t.end = context.WithCancelCause(context.WithValue(guard, termKey{}, t))
-	t.own = fenced.Owner{Cli: e.cli, Key: key, Rev: rev, Pkg: "election", Name: e.name, Ended: t.Err, Refused: t.refused}
+	t.own = fenced.Owner{Cli: e.cli, Key: c.key, Rev: c.rev, Pkg: "election", Name: e.name, Ended: t.Err, Refused: t.refused}
 	go t.release(stopGuard)
 	return t
 }
@@ -67,8 +69,14 @@ func (t *Term) release(stopGuard context.CancelFunc) {
 	defer close(t.freed)
 	<-t.ctx.Done()
 	stopGuard()
-	if t.e.opts.shared || errors.Is(context.Cause(t.ctx), ErrReleased) {
+	if errors.Is(context.Cause(t.ctx), ErrReleased) {
 		return // Resign releases the key and lease itself
+	}
+	if t.e.opts.shared {
+		// Lost: the key is gone, or its lease is, so another Campaign of
+		// this process on the lease need not wait for this one.
+		waitqueue.Unclaim(t.l, t.key, t.c)
+		return
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
@@ -217,7 +225,9 @@ func (t *Term) Resign(ctx context.Context) error {
 		return errorf("resign", t.e.name, "term %d (key %s): %w; leadership is given up, the key expires with its lease, or call Resign again",
 			t.rev, t.key, etcderr.Outcome(err))
 	}
-	if !t.e.opts.shared {
+	if t.e.opts.shared {
+		waitqueue.Unclaim(t.l, t.key, t.c)
+	} else {
 		t.e.releaseLease(ctx, t.l)
 	}
 	t.resigned = true

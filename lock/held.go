@@ -145,7 +145,7 @@ func (h *Held) Unlock(ctx context.Context) error {
 		}
 	}
 	h.mu.Unlock()
-	err := h.s.remove(ctx, fence{key: h.key, rev: h.rev})
+	err := h.s.remove(ctx, fence{l: h.lease, key: h.key, rev: h.rev})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.freed && h.free != nil {

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/waitqueue"
 )
 
 // Mutex is a distributed mutual-exclusion lock with the key layout of
@@ -57,8 +58,8 @@ func newMutex(op string, cli *clientv3.Client, name string, opts ...Option) (*Mu
 			return k.key
 		},
 		fixedKey: true,
-		blockers: func(maxRev int64) clientv3.Op { return lastBefore(pfx, maxRev) },
-		turn:     waitForLast,
+		blockers: func(maxRev int64) clientv3.Op { return waitqueue.LastBefore(pfx, maxRev) },
+		turn:     waitqueue.WaitForLast,
 	}).init()
 	return m, nil
 }
@@ -66,25 +67,6 @@ func newMutex(op string, cli *clientv3.Client, name string, opts ...Option) (*Mu
 type leaseKey struct {
 	id  clientv3.LeaseID
 	key string
-}
-
-// lastBefore reads the newest key under pfx created at or before maxRev
-// (any, for 0).
-func lastBefore(pfx string, maxRev int64) clientv3.Op {
-	opts := append(clientv3.WithLastCreate(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if maxRev > 0 {
-		opts = append(opts, clientv3.WithMaxCreateRev(maxRev))
-	}
-	return clientv3.OpGet(pfx, opts...)
-}
-
-// waitForLast holds when no key is ahead, and otherwise waits for the
-// nearest one to go, as etcd's Mutex does: no herd when a holder leaves.
-func waitForLast(r *pb.RangeResponse) (bool, target) {
-	if len(r.Kvs) == 0 {
-		return true, target{}
-	}
-	return false, target{key: string(r.Kvs[0].Key)}
 }
 
 // Name is the lock's name.

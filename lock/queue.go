@@ -1,8 +1,6 @@
 package lock
 
 import (
-	"github.com/coordkit/coordkit/internal/etcderr"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,8 +12,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/coordkit/coordkit/internal/backoff"
-	"github.com/coordkit/coordkit/internal/watchresume"
+	"github.com/coordkit/coordkit/internal/etcderr"
+	"github.com/coordkit/coordkit/internal/keyguard"
+	"github.com/coordkit/coordkit/internal/waitqueue"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -23,15 +22,14 @@ import (
 // of etcd's concurrency.Mutex: each acquisition puts a key under the lock's
 // prefix, attached to a lease; keys are ordered by create revision; a key
 // holds once the keys ahead of it that matter (all of them, for a mutex)
-// are gone. Waiting means watching for the deletion of the nearest such
-// key, never polling.
+// are gone. Waiting is internal/waitqueue's, shared with election.
 type queue struct {
 	s *session
 
 	// key names the key for an acquisition on lease id. A fixed key (a
-	// Mutex's, as in etcd) can collide with one a handle sharing the lease
-	// made: then the acquisition waits for it to go. Other keys carry a
-	// random suffix and are simply redrawn.
+	// Mutex's, as in etcd) found in etcd already is reclaimed: it was left
+	// on the lease by an earlier process (see claim for handles of this
+	// one). Other keys carry a random suffix and are simply redrawn.
 	key      func(id clientv3.LeaseID) string
 	fixedKey bool
 
@@ -41,7 +39,7 @@ type queue struct {
 	blockers func(maxRev int64) clientv3.Op
 	// turn decides from the blockers read whether the key holds and, if
 	// not, which key (or prefix) to watch for a deletion.
-	turn func(*pb.RangeResponse) (bool, target)
+	turn func(*pb.RangeResponse) (bool, waitqueue.Target)
 
 	// conds must hold when the key is created and at every check (a
 	// semaphore's limit). When they fail, condOps are read and rejected
@@ -55,12 +53,6 @@ type queue struct {
 
 // errLeaseGone marks a create etcd refused because the lease is gone.
 var errLeaseGone = errors.New("etcd no longer has the lease")
-
-// target is what a waiter watches for a deletion.
-type target struct {
-	key    string
-	prefix bool
-}
 
 // init completes a queue once its fields are set.
 func (q *queue) init() *queue {
@@ -87,8 +79,7 @@ func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
 	regranted := false
 	for {
 		key := q.key(l.ID())
-		nonce := newNonce()
-		resp, err := q.create(ctx, l, key, nonce)
+		f, turn, err := q.enter(ctx, l, key, try)
 		if errors.Is(err, errLeaseGone) && !q.s.o.shared && !regranted {
 			// etcd refused the key: the handle's lease is gone (revoked
 			// elsewhere) before its keep-alive noticed. Nothing was
@@ -102,31 +93,86 @@ func (q *queue) acquire(ctx context.Context, try bool) (held *Held, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if !resp.Succeeded {
-			if err := q.collided(ctx, l, key, resp, try); err != nil {
-				return nil, err
-			}
-			continue
+		if f.rev == 0 {
+			continue // a random key taken meanwhile, or a repaired condition: again
 		}
-		rev := resp.Header.Revision
-		held, next := q.turn(resp.Responses[0].GetResponseRange())
-		if !held {
+		if !turn.Held {
 			if try {
-				q.abandon(ctx, l, fence{key: key, rev: rev})
+				q.abandon(ctx, l, f)
 				return nil, errorf("try acquire", q.s.name, "%w", ErrLocked)
 			}
-			if err := q.wait(ctx, l, key, rev, next); err != nil {
-				q.abandon(ctx, l, fence{key: key, rev: rev})
+			if err := q.wait(ctx, l, f, turn); err != nil {
+				q.abandon(ctx, l, f)
 				return nil, err
 			}
 		}
 		// Never report an acquisition the lease may not back any more.
-		if l.Err() != nil || !time.Now().Before(l.Deadline()) {
-			q.abandon(ctx, l, fence{key: key, rev: rev})
+		if keyguard.LeaseLoss(l) != nil {
+			q.abandon(ctx, l, f)
 			return nil, leaseLost(q.s.name, l)
 		}
-		return newHeld(q.s, l, key, rev), nil
+		return newHeld(q.s, l, key, f.rev), nil
 	}
+}
+
+// enter puts the acquisition's key unless it exists, reading what is ahead
+// of it in the same txn, and returns its fence (rev 0: nothing entered,
+// try again) and the turn that read gives. A fixed key that exists is
+// reclaimed, keeping its place, unless another handle of this process on
+// the same lease claims it: then enter waits for it to go (try: ErrLocked).
+func (q *queue) enter(ctx context.Context, l *lease.Lease, key string, try bool) (fence, waitqueue.Turn, error) {
+	pending := fence{l: l, key: key, nonce: newNonce()}
+	claimed := q.fixedKey && q.s.o.shared
+	if claimed {
+		q.s.claim(pending, nil)
+	}
+	resp, err := q.create(ctx, l, key, pending.nonce)
+	if err != nil {
+		if claimed && !q.s.owes(pending) {
+			q.s.unclaim(pending)
+		}
+		return fence{}, waitqueue.Turn{}, err
+	}
+	if resp.Succeeded {
+		f := fence{l: l, key: key, rev: resp.Header.Revision}
+		if claimed {
+			q.s.claim(f, pending)
+		}
+		held, next := q.turn(resp.Responses[0].GetResponseRange())
+		return f, waitqueue.Turn{Held: held, Next: next, Rev: f.rev}, nil
+	}
+	defer q.s.unclaim(pending)
+	if q.rejected != nil {
+		if failed, err := q.rejected(ctx, resp.Responses[1:]); failed || err != nil {
+			return fence{}, waitqueue.Turn{}, err
+		}
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 || !q.fixedKey {
+		return fence{}, waitqueue.Turn{}, nil // gone meanwhile, or a random key to redraw
+	}
+	f := fence{l: l, key: key, rev: kvs[0].CreateRevision}
+	switch {
+	case clientv3.LeaseID(kvs[0].Lease) != l.ID():
+		return fence{}, waitqueue.Turn{}, errorf("acquire", q.s.name, "%w: key %s exists on lease %x, not on this handle's lease %x; this package did not write it: delete it",
+			ErrLocked, key, kvs[0].Lease, int64(l.ID()))
+	case claimed && q.s.claimedByOthers(pending):
+		// Another handle sharing this lease holds or awaits the same lock.
+		if try {
+			return fence{}, waitqueue.Turn{}, errorf("try acquire", q.s.name, "%w: another handle on lease %x holds or awaits it", ErrLocked, int64(l.ID()))
+		}
+		return fence{}, waitqueue.Turn{}, q.waitErr(l, f, waitqueue.WaitGone(ctx, q.s.cli, l, key, f.rev, resp.Header.Revision))
+	}
+	// Reclaim: the key is this lease's, left by an earlier process.
+	if claimed {
+		q.s.claim(f, pending)
+	}
+	turn, err := q.check(ctx, l, key, f.rev)
+	if err != nil {
+		q.s.unclaim(f)
+		return fence{}, waitqueue.Turn{}, errorf("acquire", q.s.name, "reclaiming %s: %w", key, err)
+	}
+	return f, turn, nil
 }
 
 // create puts the acquisition's key unless it exists, reading what is ahead
@@ -148,7 +194,7 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	}
 	// The key may have been created: owe its deletion, identified by the
 	// nonce, rather than retry a write whose outcome is unknown.
-	f := fence{key: key, nonce: nonce}
+	f := fence{l: l, key: key, nonce: nonce}
 	if ctx.Err() != nil {
 		// The caller gave up while the answer was on its way: the key is
 		// most likely queued, where it would block every other waiter once
@@ -160,235 +206,52 @@ func (q *queue) create(ctx context.Context, l *lease.Lease, key, nonce string) (
 	return nil, errorf("acquire", q.s.name, "enqueue %s: %w", key, etcderr.WrapNoSpace(err))
 }
 
-// collided handles a create that was refused: the conditions failed, or
-// the key exists.
-func (q *queue) collided(ctx context.Context, l *lease.Lease, key string, resp *clientv3.TxnResponse, try bool) error {
-	if q.rejected != nil {
-		if failed, err := q.rejected(ctx, resp.Responses[1:]); failed || err != nil {
-			return err
-		}
+// wait blocks until the key f names holds, starting from turn.
+func (q *queue) wait(ctx context.Context, l *lease.Lease, f fence, turn waitqueue.Turn) error {
+	w := waitqueue.Waiter{
+		Cli: q.s.cli, Lease: l, Key: f.key, Rev: f.rev,
+		Check: func(ctx context.Context) (waitqueue.Turn, error) { return q.check(ctx, l, f.key, f.rev) },
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 || !q.fixedKey {
-		return nil // gone meanwhile, or a random key to redraw
-	}
-	// Another handle sharing this lease holds or awaits the same lock.
-	if try {
-		return errorf("try acquire", q.s.name, "%w: another handle on lease %x holds or awaits it", ErrLocked, int64(l.ID()))
-	}
-	wctx, stop := q.bound(ctx, l, "", 0)
-	defer stop()
-	w, err := q.watch(wctx, target{key: key})
-	if err != nil {
-		return q.waitErr(wctx, l, err)
-	}
-	defer w.stop()
-	// Watch first, then look: a deletion in between is not missed.
-	get, err := q.s.cli.Get(wctx, key)
-	if err != nil {
-		return q.waitErr(wctx, l, err)
-	}
-	if len(get.Kvs) == 0 || get.Kvs[0].CreateRevision != kvs[0].CreateRevision {
-		return nil
-	}
-	if !w.deleted(wctx) && wctx.Err() == nil {
-		// The watch broke (lost leader): pause before trying again.
-		pause := time.NewTimer(backoff.Policy{Initial: 50 * time.Millisecond}.Delay(0))
-		defer pause.Stop()
-		select {
-		case <-pause.C:
-		case <-wctx.Done():
-		}
-	}
-	if wctx.Err() != nil {
-		return q.waitErr(wctx, l, wctx.Err())
-	}
-	return nil
+	return q.waitErr(l, f, w.Wait(ctx, turn))
 }
 
-// wait blocks until the key created at rev holds; next is the first key
-// (or prefix) to watch for a deletion.
-//
-// Each round registers the watch first and then checks: a deletion before
-// the check is seen by the check, one after it by the watch. A watch that
-// starts at a past revision instead would be served by etcd's catch-up
-// loop, which runs every 100 ms, and every hand-off that raced the watch's
-// creation would pay for it.
-func (q *queue) wait(ctx context.Context, l *lease.Lease, key string, rev int64, next target) error {
-	wctx, stop := q.bound(ctx, l, key, rev)
-	defer stop()
-	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
-	for {
-		w, err := q.watch(wctx, next)
-		if err != nil {
-			if wctx.Err() != nil {
-				return q.waitErr(wctx, l, err)
-			}
-			if err := retry.Wait(wctx); err != nil { // watch refused (no leader): not in a tight loop
-				return q.waitErr(wctx, l, err)
-			}
-			continue
-		}
-		held, t, err := q.check(wctx, l, key, rev)
-		if err != nil || held || t != next {
-			w.stop()
-			if err != nil {
-				return q.waitErr(wctx, l, err)
-			}
-			if held {
-				return nil
-			}
-			next = t // someone else is nearest now: watch them instead
-			continue
-		}
-		deleted := w.deleted(wctx)
-		w.stop()
-		if wctx.Err() != nil {
-			return q.waitErr(wctx, l, wctx.Err())
-		}
-		if deleted {
-			retry.Reset()
-		} else if err := retry.Wait(wctx); err != nil { // the watch broke
-			return q.waitErr(wctx, l, err)
-		}
+// waitErr explains why waiting for the key f names failed.
+func (q *queue) waitErr(l *lease.Lease, f fence, err error) error {
+	switch {
+	case err == nil, errors.Is(err, ErrLeaseLost), errors.Is(err, ErrLimitMismatch):
+		return err
+	case errors.Is(err, keyguard.ErrKeyGone):
+		return errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key): %w",
+			ErrLeaseLost, f.key, int64(l.ID()), err)
+	case errors.Is(err, waitqueue.ErrGone):
+		return errorf("acquire", q.s.name, "%w: %w", ErrLeaseLost, err)
 	}
+	return errorf("acquire", q.s.name, "%w", err)
 }
 
-// deletion is a registered watch for deletions of a target.
-type deletion struct {
-	ch   clientv3.WatchChan
-	stop context.CancelFunc
-}
-
-// watch registers a watch for deletions of t from now on, and returns once
-// etcd has confirmed it.
-func (q *queue) watch(ctx context.Context, t target) (*deletion, error) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	opts := []clientv3.OpOption{clientv3.WithCreatedNotify(), clientv3.WithFilterPut()}
-	if t.prefix {
-		opts = append(opts, clientv3.WithPrefix())
-	}
-	ch := q.s.cli.Watch(wctx, t.key, opts...)
-	select {
-	case resp, ok := <-ch:
-		if ok && resp.Created && resp.Err() == nil {
-			return &deletion{ch: ch, stop: cancel}, nil
-		}
-		cancel()
-		if !ok {
-			return nil, errors.New("watch closed before it was created")
-		}
-		if err := resp.Err(); err != nil {
-			return nil, err
-		}
-		return nil, errors.New("watch not created")
-	case <-ctx.Done():
-		cancel()
-		return nil, ctx.Err()
-	}
-}
-
-// deleted waits for a deletion; false means the watch broke or ctx ended.
-func (d *deletion) deleted(ctx context.Context) bool {
-	for {
-		select {
-		case resp, ok := <-d.ch:
-			if !ok || resp.Err() != nil || resp.Canceled {
-				return false
-			}
-			if len(resp.Events) > 0 {
-				return true
-			}
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-// check asks whether the key created at rev holds yet, retrying reads that
-// fail for transient reasons.
-func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64) (bool, target, error) {
+// check reads whether the key created at rev holds yet.
+func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64) (waitqueue.Turn, error) {
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", rev)}, q.conds...)
 	els := append([]clientv3.Op{clientv3.OpGet(key)}, q.condOps...)
-	retry := backoff.New(backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Second})
 	for {
 		resp, err := q.s.cli.Txn(ctx).If(cmps...).Then(q.blockers(rev - 1)).Else(els...).Commit()
 		if err != nil {
-			if !etcderr.Transient(err) || ctx.Err() != nil {
-				return false, target{}, err
-			}
-			if werr := retry.Wait(ctx); werr != nil {
-				return false, target{}, werr
-			}
-			continue
+			return waitqueue.Turn{}, err
 		}
 		if resp.Succeeded {
 			held, t := q.turn(resp.Responses[0].GetResponseRange())
-			return held, t, nil
+			return waitqueue.Turn{Held: held, Next: t, Rev: resp.Header.Revision}, nil
 		}
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].CreateRevision != rev {
-			return false, target{}, errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
+			return waitqueue.Turn{}, errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
 				ErrLeaseLost, key, int64(l.ID()))
 		}
 		if q.rejected != nil {
 			if _, err := q.rejected(ctx, resp.Responses[1:]); err != nil {
-				return false, target{}, err
+				return waitqueue.Turn{}, err
 			}
 		}
 	}
-}
-
-// bound derives a context that also ends, with an ErrLeaseLost
-// cause, when l is lost or (for rev > 0) the waiter's own key created at
-// rev is deleted: a waiter stops as soon as it cannot hold any more, not
-// when its predecessors leave.
-func (q *queue) bound(ctx context.Context, l *lease.Lease, key string, rev int64) (context.Context, func()) {
-	wctx, cancel := context.WithCancelCause(ctx)
-	// The lease is watched by a goroutine of its own, started first: etcd's
-	// client can block inside Watch itself (while its stream cannot reach
-	// the server), and the lease's loss must end the wait all the same.
-	go func() {
-		select {
-		case <-l.Done():
-			cancel(leaseLost(q.s.name, l))
-		case <-wctx.Done():
-		}
-	}()
-	if rev > 0 {
-		go func() {
-			own := watchresume.Watch(clientv3.WithRequireLeader(wctx), q.s.cli, watchresume.Range{Key: key}, rev, 0, clientv3.WithFilterPut())
-			for resp := range own { // closed once wctx ends
-				if resp.Err() != nil || resp.Canceled {
-					return // broken: the checks still notice
-				}
-				if len(resp.Events) > 0 {
-					cancel(errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x revoked, or another client deleted the key)",
-						ErrLeaseLost, key, int64(l.ID())))
-					return
-				}
-			}
-		}()
-	}
-	return wctx, func() { cancel(nil) }
-}
-
-// waitErr says why waiting under wctx failed: the lease ended, the
-// caller's context ended, or err.
-func (q *queue) waitErr(wctx context.Context, l *lease.Lease, err error) error {
-	if wctx.Err() != nil {
-		cause := context.Cause(wctx)
-		if errors.Is(cause, ErrLeaseLost) {
-			return cause
-		}
-		return errorf("acquire", q.s.name, "waiting: %w", cause)
-	}
-	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrLimitMismatch) {
-		return err
-	}
-	if l.Err() != nil {
-		return leaseLost(q.s.name, l)
-	}
-	return errorf("acquire", q.s.name, "waiting: %w", err)
 }
 
 // abandon removes a key this acquisition will not use. When the lease is
@@ -396,6 +259,7 @@ func (q *queue) waitErr(wctx context.Context, l *lease.Lease, err error) error {
 // means etcd is unreachable, and the caller should hear of it at once.
 func (q *queue) abandon(ctx context.Context, l *lease.Lease, f fence) {
 	if l.Err() != nil {
+		q.s.unclaim(f)
 		return
 	}
 	if ctx.Err() != nil { // the caller gave up; the cleanup is still due

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/waitqueue"
 )
 
 // RWMutex is a distributed reader/writer lock: any number of readers, or
@@ -37,14 +39,14 @@ func NewRWMutex(cli *clientv3.Client, name string, opts ...Option) (*RWMutex, er
 	rw.read = (&queue{
 		s:        s,
 		key:      func(id clientv3.LeaseID) string { return randomKey(readers, id) },
-		blockers: func(maxRev int64) clientv3.Op { return lastBefore(writers, maxRev) },
-		turn:     waitForLast,
+		blockers: func(maxRev int64) clientv3.Op { return waitqueue.LastBefore(writers, maxRev) },
+		turn:     waitqueue.WaitForLast,
 	}).init()
 	rw.write = (&queue{
 		s:        s,
 		key:      func(id clientv3.LeaseID) string { return randomKey(writers, id) },
-		blockers: func(maxRev int64) clientv3.Op { return lastBefore(all, maxRev) },
-		turn:     waitForLast,
+		blockers: func(maxRev int64) clientv3.Op { return waitqueue.LastBefore(all, maxRev) },
+		turn:     waitqueue.WaitForLast,
 	}).init()
 	return rw, nil
 }

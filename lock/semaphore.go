@@ -7,6 +7,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/waitqueue"
 )
 
 // Semaphore lets up to n owners hold it at once; the rest queue, first come
@@ -56,12 +58,12 @@ func NewSemaphore(cli *clientv3.Client, name string, n int, opts ...Option) (*Se
 			}
 			return clientv3.OpGet(holders, opts...)
 		},
-		turn: func(r *pb.RangeResponse) (bool, target) {
+		turn: func(r *pb.RangeResponse) (bool, waitqueue.Target) {
 			if len(r.Kvs) < n {
-				return true, target{}
+				return true, waitqueue.Target{}
 			}
 			// Any holder ahead leaving may free a slot.
-			return false, target{key: holders, prefix: true}
+			return false, waitqueue.Target{Key: holders, Prefix: true}
 		},
 		conds:    []clientv3.Cmp{clientv3.Compare(clientv3.Value(sem.limitKey), "=", want)},
 		condOps:  []clientv3.Op{clientv3.OpGet(sem.limitKey)},

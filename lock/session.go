@@ -8,6 +8,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit/internal/waitqueue"
 	"github.com/coordkit/coordkit/lease"
 )
 
@@ -31,9 +32,11 @@ type session struct {
 	pending map[fence]struct{}
 }
 
-// A fence names one incarnation of a key: the one created at rev, or, when
-// the creating request's outcome is unknown, the one holding nonce.
+// A fence names one incarnation of a key on lease l: the one created at
+// rev, or, when the creating request's outcome is unknown, the one holding
+// nonce.
 type fence struct {
+	l     *lease.Lease
 	key   string
 	rev   int64
 	nonce string
@@ -139,6 +142,7 @@ func (s *session) remove(ctx context.Context, f fence) error {
 		return err
 	}
 	delete(s.pending, f)
+	s.unclaim(f)
 	return nil
 }
 
@@ -147,6 +151,27 @@ func (s *session) owe(f fence) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pending[f] = struct{}{}
+}
+
+// owes says whether f's deletion is owed.
+func (s *session) owes(f fence) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pending[f]
+	return ok
+}
+
+// claim, unclaim and claimedByOthers keep waitqueue's claims for the
+// fixed keys (a Mutex's) of a shared lease; an acquisition is identified by
+// its key's fence.
+func (s *session) claim(f fence, was any) { waitqueue.Claim(f.l, f.key, f, was) }
+
+func (s *session) claimedByOthers(f fence) bool { return waitqueue.ClaimedByOthers(f.l, f.key, f) }
+
+func (s *session) unclaim(f fence) {
+	if s.o.shared && f.l != nil {
+		waitqueue.Unclaim(f.l, f.key, f)
+	}
 }
 
 // flush retries the owed deletions.
