@@ -39,12 +39,12 @@ var (
 	// lease is granted.
 	ErrLeaseLost = errs.LeaseLost
 
-	// ErrDuplicateCandidate means the lease given with WithLease already
-	// carries a candidate key in this election (name/hex(lease ID)): another
-	// Campaign with the same lease is running, or an earlier term was not
-	// resigned. A lease carries at most one candidate per election; resign
-	// the earlier term or use another lease.
-	ErrDuplicateCandidate = errors.New("this lease already has a candidate in the election")
+	// ErrDuplicateCandidate means the candidate key of the lease given with
+	// WithLease (name/hex(lease ID)) exists in etcd attached to another
+	// lease: something other than a campaign wrote it. Delete it. (A key
+	// the lease itself carries is resumed, and a Campaign sharing the lease
+	// with another of this process waits its turn.)
+	ErrDuplicateCandidate = errors.New("candidate key exists on another lease")
 
 	// ErrNotHeld means a write fenced on a Term (Proclaim) was refused
 	// because the term is over (lost or resigned): nothing was written.

@@ -37,9 +37,11 @@ func WithTTL(ttl time.Duration) Option {
 
 // WithLease makes campaigns attach their candidate key to l instead of
 // granting a lease of their own, so a process can hold one lease for all
-// the keys it owns. The election never revokes or closes l: the caller
-// keeps it alive (l.KeepAlive) and ends it. Leadership ends when l is lost.
-// A lease carries at most one candidate per election at a time.
+// the keys it owns, and a restarted process can resume its candidacy
+// (lease.Open with the saved ID; see Campaign). The lease package doc,
+// "Leases shared with recipes", states the contract: who renews, what ends
+// when it is lost, who revokes it. A lease carries one candidate per
+// election: Campaigns sharing l take turns.
 func WithLease(l *lease.Lease) Option {
 	return func(o *options) { o.lease, o.shared = l, true }
 }

@@ -54,8 +54,9 @@
 //
 // By default each handle grants its own lease (WithTTL, default 10 s) at
 // its first acquisition and keeps it alive, through the lease package,
-// until Close, which revokes it. To attach many locks to one lease, pass it
-// with WithLease; it is then kept alive but never revoked by this package.
+// until Close, which revokes it. To attach many locks to one lease, or to
+// take locks back after a restart, pass it with WithLease, under the
+// contract of the lease package doc ("Leases shared with recipes").
 // The TTL bounds how long a crashed or partitioned holder keeps others
 // waiting, and how soon a cut-off holder is told it has lost the lock.
 package lock

@@ -31,8 +31,10 @@ type Mutex struct {
 //
 // By default the handle grants its own lease (WithTTL, default 10 s) at the
 // first Lock, keeps it alive until Close, and grants a new one if it is
-// lost. With WithLease it uses the given lease; a second handle sharing
-// that lease waits for the first to unlock, as any other contender would.
+// lost. With WithLease it uses the given lease (see WithLease): a key that
+// lease already has is taken back (a process that restarted), held at once
+// if it is still the owner; a second handle of this process sharing that
+// *lease.Lease waits for the first to unlock, as any other contender would.
 func NewMutex(cli *clientv3.Client, name string, opts ...Option) (*Mutex, error) {
 	return newMutex("new mutex", cli, name, opts...)
 }

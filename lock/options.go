@@ -42,9 +42,10 @@ func WithTTL(d time.Duration) Option {
 
 // WithLease attaches the handle's keys to an existing lease instead of
 // granting one, so one process can hold a single lease for all its locks,
-// elections and registrations. The handle starts l's KeepAlive if it is
-// not running yet (a lock needs a live lease), never revokes or closes l,
-// and fails acquisitions with ErrLeaseLost once l is lost.
+// elections and registrations, and a restarted process can take back its
+// locks (lease.Open with the saved ID). The lease package doc, "Leases
+// shared with recipes", states the contract: who renews, what ends when it
+// is lost, who revokes it.
 func WithLease(l *lease.Lease) Option {
 	return func(o *options) { o.lease, o.shared = l, true }
 }
