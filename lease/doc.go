@@ -29,7 +29,7 @@
 //     lock hold and an election term end with their package's ErrLost,
 //     wrapping the lease's error (ErrExpired, ErrRevoked, ErrDeadlinePassed,
 //     ...), a discovery registration ends and says so; an acquisition still
-//     waiting (Lock, Campaign) fails with its package's lease-lost error. A
+//     waiting (Lock, Campaign) fails with its package's ErrLeaseLost. A
 //     lost lease is not replaced: grant a new one and make new handles.
 //   - Keys are named after the lease, so a process that restarts and opens
 //     its lease again (Open with the saved ID) takes back what it held on
