@@ -124,7 +124,7 @@ func (q *queue) enter(ctx context.Context, l *lease.Lease, key string, try bool)
 	pending := fence{l: l, key: key, nonce: newNonce()}
 	claimed := q.fixedKey && q.s.o.shared
 	if claimed {
-		q.s.claim(pending, nil)
+		q.s.claim(pending, fence{})
 	}
 	resp, err := q.create(ctx, l, key, pending.nonce)
 	if err != nil {

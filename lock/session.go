@@ -50,7 +50,11 @@ func (f fence) cmp() clientv3.Cmp {
 }
 
 func newSession(cli *clientv3.Client, name string, o *options) *session {
-	return &session{cli: cli, name: name, o: o, granting: make(chan struct{}, 1), pending: map[fence]struct{}{}}
+	s := &session{cli: cli, name: name, o: o}
+	if !o.shared { // a shared lease is never granted here
+		s.granting = make(chan struct{}, 1)
+	}
+	return s
 }
 
 // closedErr returns an error wrapping ErrClosed once the handle is closed.
@@ -136,7 +140,7 @@ func (s *session) remove(ctx context.Context, f fence) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.pending[f] = struct{}{}
+		s.oweLocked(f)
 		s.o.log.Warn("lock: could not delete key; will retry at the next acquisition or Close",
 			"lock", s.name, "key", f.key, "error", err)
 		return err
@@ -150,6 +154,15 @@ func (s *session) remove(ctx context.Context, f fence) error {
 func (s *session) owe(f fence) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.oweLocked(f)
+}
+
+// oweLocked is owe with mu held. The map is made at the first debt: most
+// handles never owe anything.
+func (s *session) oweLocked(f fence) {
+	if s.pending == nil {
+		s.pending = map[fence]struct{}{}
+	}
 	s.pending[f] = struct{}{}
 }
 
@@ -163,15 +176,29 @@ func (s *session) owes(f fence) bool {
 
 // claim, unclaim and claimedByOthers keep waitqueue's claims for the
 // fixed keys (a Mutex's) of a shared lease; an acquisition is identified by
-// its key's fence.
-func (s *session) claim(f fence, was any) { waitqueue.Claim(f.l, f.key, f, was) }
+// its key's fence (claimID).
+func (s *session) claim(f, was fence) { waitqueue.Claim(f.l, f.key, f.claimID(), was.claimID()) }
 
-func (s *session) claimedByOthers(f fence) bool { return waitqueue.ClaimedByOthers(f.l, f.key, f) }
+func (s *session) claimedByOthers(f fence) bool {
+	return waitqueue.ClaimedByOthers(f.l, f.key, f.claimID())
+}
 
 func (s *session) unclaim(f fence) {
 	if s.o.shared && f.l != nil {
-		waitqueue.Unclaim(f.l, f.key, f)
+		waitqueue.Unclaim(f.l, f.key, f.claimID())
 	}
+}
+
+// claimID identifies f's acquisition among the claims on its key: the
+// create revision once known, the nonce before.
+func (f fence) claimID() any {
+	if f.rev != 0 {
+		return f.rev
+	}
+	if f.nonce != "" {
+		return f.nonce
+	}
+	return nil
 }
 
 // flush retries the owed deletions.

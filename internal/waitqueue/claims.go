@@ -18,8 +18,8 @@ import (
 // (*lease.Lease), so a process that opens its lease again is a new owner.
 var claims = struct {
 	sync.Mutex
-	m map[claimKey]map[any]struct{}
-}{m: map[claimKey]map[any]struct{}{}}
+	m map[claimKey][]any // usually one claim a key: no map of its own
+}{m: map[claimKey][]any{}}
 
 type claimKey struct {
 	l   *lease.Lease
@@ -27,28 +27,25 @@ type claimKey struct {
 }
 
 // Claim records that the acquisition id (any comparable value unique to
-// it) uses key on l, replacing its claim was (nil for none): an id that
-// changes as the acquisition learns more, a create revision say.
+// it among the acquisitions of key on l) uses key on l, replacing its
+// claim was (nil for none): an id that changes as the acquisition learns
+// more, a create revision say.
 func Claim(l *lease.Lease, key string, id, was any) {
 	c := claimKey{l: l, key: key}
 	claims.Lock()
 	defer claims.Unlock()
-	set := claims.m[c]
-	if set == nil {
-		set = map[any]struct{}{}
-		claims.m[c] = set
-	}
+	ids := claims.m[c]
 	if was != nil {
-		delete(set, was)
+		ids = remove(ids, was)
 	}
-	set[id] = struct{}{}
+	claims.m[c] = append(ids, id)
 }
 
 // ClaimedByOthers says whether an acquisition other than id claims key on l.
 func ClaimedByOthers(l *lease.Lease, key string, id any) bool {
 	claims.Lock()
 	defer claims.Unlock()
-	for other := range claims.m[claimKey{l: l, key: key}] {
+	for _, other := range claims.m[claimKey{l: l, key: key}] {
 		if other != id {
 			return true
 		}
@@ -61,10 +58,25 @@ func Unclaim(l *lease.Lease, key string, id any) {
 	c := claimKey{l: l, key: key}
 	claims.Lock()
 	defer claims.Unlock()
-	if set, ok := claims.m[c]; ok {
-		delete(set, id)
-		if len(set) == 0 {
-			delete(claims.m, c)
+	ids, ok := claims.m[c]
+	if !ok {
+		return
+	}
+	if ids = remove(ids, id); len(ids) == 0 {
+		delete(claims.m, c)
+	} else {
+		claims.m[c] = ids
+	}
+}
+
+// remove deletes id from ids, if there.
+func remove(ids []any, id any) []any {
+	for i, other := range ids {
+		if other == id {
+			ids[i] = ids[len(ids)-1]
+			ids[len(ids)-1] = nil
+			return ids[:len(ids)-1]
 		}
 	}
+	return ids
 }
