@@ -9,6 +9,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit"
 	"github.com/coordkit/coordkit/election"
 	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/node"
@@ -269,4 +270,55 @@ func ExampleRunner() {
 	// leading: true
 	// leading after demotion: false
 	// Run returned: context canceled
+}
+
+// A leader that restarts (here: a second client, as a new process would
+// have) resumes its leadership at once from its saved lease ID, with the
+// same fencing token and its new value, as etcd's ResumeElection does.
+func ExampleElection_Campaign_resume() {
+	node := startNode()
+	defer node.Close()
+	ctx := context.Background()
+
+	// The first run: campaign on a lease whose ID the process saves.
+	before, err := coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: node.Endpoints()}) // this run's connection
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := lease.Grant(ctx, before, 30*time.Second)
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := election.New(before, "scheduler", election.WithLease(l))
+	if err != nil {
+		log.Fatal(err)
+	}
+	term, err := e.Campaign(ctx, "v1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	saved := l.ID()
+	before.Close() // the process dies; its lease lives on in etcd
+
+	// The next run opens the saved lease and campaigns again.
+	reopened, err := lease.Open(ctx, node.Client(), saved)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reopened.Revoke(ctx)
+	e, err = election.New(node.Client(), "scheduler", election.WithLease(reopened))
+	if err != nil {
+		log.Fatal(err)
+	}
+	resumed, err := e.Campaign(ctx, "v2")
+	if err != nil {
+		log.Fatal(err)
+	}
+	leader, err := e.Leader(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same token:", resumed.Token() == term.Token(), "value:", leader.Value)
+	// Output:
+	// same token: true value: v2
 }

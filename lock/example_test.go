@@ -8,6 +8,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/coordkit/coordkit"
+	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/lock"
 	"github.com/coordkit/coordkit/node"
 )
@@ -194,4 +196,66 @@ func ExampleSemaphore() {
 	// Output:
 	// third: true
 	// limit 5 against stored 2: true
+}
+
+// A process that restarts while it holds a lock takes it back at once from
+// its saved lease ID, with the same fencing token: its key, named after the
+// lease, is still the owner. (Here the "restart" is a second client, as a
+// new process would have.)
+func ExampleMutex_Lock_reclaim() {
+	node, err := startNode()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close()
+	ctx := context.Background()
+
+	// The first run holds the lock on a lease whose ID it saves.
+	before, err := coordkit.Connect(ctx, coordkit.ClientConfig{Endpoints: node.Endpoints()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l, err := lease.Grant(ctx, before, 30*time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := lock.NewMutex(before, "reports/nightly", lock.WithLease(l))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	held, err := m.Lock(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	saved := l.ID()
+	before.Close() // the process dies holding the lock; the lease lives on
+
+	// The next run opens the saved lease and locks again.
+	reopened, err := lease.Open(ctx, node.Client(), saved)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer reopened.Revoke(ctx)
+	m, err = lock.NewMutex(node.Client(), "reports/nightly", lock.WithLease(reopened))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close(ctx)
+	again, err := m.Lock(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("same hold:", again.Token() == held.Token())
+	fmt.Println("unlock:", again.Unlock(ctx))
+	// Output:
+	// same hold: true
+	// unlock: <nil>
 }
