@@ -186,8 +186,8 @@ func TestRunWithLostSharedLeaseReturns(t *testing.T) {
 
 // A resignation that fails (etcd unreachable) is retried before Run
 // campaigns again: with a shared lease the old key would otherwise stay,
-// block every later campaign (ErrDuplicateCandidate) and keep the election
-// led by nobody who acts on it.
+// keep every later campaign on the lease waiting for it to go, and keep the
+// election led by nobody who acts on it.
 func TestRunRetriesFailedResignBeforeCampaigning(t *testing.T) {
 	n := coordtest.NewNode(t)
 	link := n.NewLink(t)
