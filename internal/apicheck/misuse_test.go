@@ -279,6 +279,7 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"kv.ErrUnknownOutcome", kv.ErrUnknownOutcome, errs.UnknownOutcome},
 		{"kv.ErrMemberStopped", kv.ErrMemberStopped, errs.MemberStopped},
 		{"kv.ErrClosed", kv.ErrClosed, errs.Closed},
+		{"kv.ErrNotHeld", kv.ErrNotHeld, errs.NotHeld},
 		{"lease.ErrInvalidArgument", lease.ErrInvalidArgument, errs.InvalidArgument},
 		{"lease.ErrInvalidTTL", lease.ErrInvalidTTL, errs.InvalidTTL},
 		{"lease.ErrMemberStopped", lease.ErrMemberStopped, errs.MemberStopped},
