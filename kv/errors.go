@@ -81,16 +81,15 @@ var (
 // that stopped while the write was in flight) may have been applied and
 // wraps ErrUnknownOutcome.
 func writeErr(op, key string, err error) error {
-	err = etcderr.WrapMemberStopped(err)
 	switch {
 	case errors.Is(err, rpctypes.ErrLeaseNotFound):
 		return fmt.Errorf("kv: %s %q: %w: %w: %w; grant a new lease (or keep the lease alive) and write again", op, key, ErrLeaseNotFound, ErrRejected, err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("kv: %s %q: %w: %w: %w; the server's --max-request-bytes is lower than this client assumed, lower WithMaxRequestBytes to match", op, key, ErrTooLarge, ErrRejected, err)
 	case etcderr.Rejected(err):
-		return fmt.Errorf("kv: %s %q: %w: %w", op, key, ErrRejected, etcderr.WrapNoSpace(err))
+		return fmt.Errorf("kv: %s %q: %w", op, key, etcderr.Outcome(err))
 	default:
-		return fmt.Errorf("kv: %s %q: %w: %w; read the key to learn whether it was applied before writing again", op, key, ErrUnknownOutcome, err)
+		return fmt.Errorf("kv: %s %q: %w; read the key to learn whether it was applied before writing again", op, key, etcderr.Outcome(err))
 	}
 }
 

@@ -1,7 +1,6 @@
 package etcderr
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/coordkit/coordkit/internal/errs"
@@ -18,8 +17,5 @@ func Outcome(err error) error {
 	if Rejected(err) {
 		outcome = errs.Rejected
 	}
-	if MemberStopped(err) && !errors.Is(err, errs.MemberStopped) {
-		return fmt.Errorf("%w: %w: %w", outcome, errs.MemberStopped, err)
-	}
-	return fmt.Errorf("%w: %w", outcome, WrapNoSpace(err))
+	return fmt.Errorf("%w: %w", outcome, WrapMemberStopped(WrapNoSpace(err)))
 }
