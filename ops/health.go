@@ -41,9 +41,16 @@ func (c funcCheck) Check(ctx context.Context) error { return c.f(ctx) }
 // succeeds (so there is a leader and a quorum; a permission error counts as
 // an answer) and no alarm is raised. Failures wrap ErrNoLeader, or ErrAlarm
 // (and ErrNoSpace for a full database).
-func ClusterCheck(cli *clientv3.Client) Check {
-	return CheckFunc("etcd", func(ctx context.Context) error { return clusterHealth(ctx, cli) })
-}
+func ClusterCheck(cli *clientv3.Client) Check { return clusterCheck{cli} }
+
+type clusterCheck struct{ cli *clientv3.Client }
+
+func (c clusterCheck) Name() string                    { return "etcd" }
+func (c clusterCheck) Check(ctx context.Context) error { return ClusterHealth(ctx, c.cli) }
+
+// unprefixed is Check without the package prefix, for RunChecks (which
+// adds it once, with the check's name).
+func (c clusterCheck) unprefixed(ctx context.Context) error { return clusterHealth(ctx, c.cli) }
 
 // ClusterHealth is what ClusterCheck checks, as a function.
 func ClusterHealth(ctx context.Context, cli *clientv3.Client) error {
@@ -53,8 +60,7 @@ func ClusterHealth(ctx context.Context, cli *clientv3.Client) error {
 	return nil
 }
 
-// clusterHealth is ClusterHealth without the package prefix (RunChecks adds
-// it, with the check's name).
+// clusterHealth is ClusterHealth without the package prefix.
 func clusterHealth(ctx context.Context, cli *clientv3.Client) error {
 	if cli == nil {
 		return errs.NilClient
@@ -108,7 +114,11 @@ func RunChecks(ctx context.Context, checks ...Check) ([]Result, error) {
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() {
-			if err := c.Check(ctx); err != nil {
+			check := c.Check
+			if u, ok := c.(interface{ unprefixed(context.Context) error }); ok {
+				check = u.unprefixed
+			}
+			if err := check(ctx); err != nil {
 				if !errors.Is(err, ErrUnhealthy) {
 					err = fmt.Errorf("%w: %w", ErrUnhealthy, err)
 				}

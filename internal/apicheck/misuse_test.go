@@ -100,6 +100,13 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 		{name: "ops.ClusterHealth(nil)", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			return ops.ClusterHealth(e.ctx, nil)
 		}},
+		{name: "ops.ClusterCheck(nil).Check", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			return ops.ClusterCheck(nil).Check(e.ctx)
+		}},
+		{name: "ops.RunChecks(ClusterCheck(nil))", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := ops.RunChecks(e.ctx, ops.ClusterCheck(nil))
+			return err
+		}},
 		{name: "ops.SaveSnapshot(nil)", pkg: "ops", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := ops.SaveSnapshot(e.ctx, nil, io.Discard)
 			return err
