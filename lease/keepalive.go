@@ -61,7 +61,7 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			// A closed client sends nothing: say so now, rather than
 			// retrying "connection is closing" until the deadline.
 			wait.Stop()
-			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
+			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
 			return
 		case <-wait.C:
 		}
@@ -75,7 +75,7 @@ func (l *Lease) keepAlive(ctx context.Context) {
 		if l.metrics != nil {
 			sent = time.Now()
 		}
-		_, err := l.KeepAliveOnce(rctx)
+		_, err := l.renew(rctx)
 		cancel()
 		switch {
 		case err == nil:
@@ -91,7 +91,7 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, err))
 			return
 		case etcderr.ClientClosed(l.cli) != nil:
-			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.ClientClosed(l.cli)))
+			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
 			return
 		case ctx.Err() != nil:
 			// handled at the top of the loop

@@ -158,14 +158,23 @@ func (l *Lease) lose(err error) {
 // KeepAliveOnce renews the lease once and returns the TTL etcd reset it to.
 // It returns an error wrapping ErrExpired if etcd no longer has the lease.
 func (l *Lease) KeepAliveOnce(ctx context.Context) (time.Duration, error) {
+	ttl, err := l.renew(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("lease: keep-alive %x: %w", int64(l.id), err)
+	}
+	return ttl, nil
+}
+
+// renew is KeepAliveOnce without the package prefix on its error (the
+// keep-alive loop wraps it in Err's own).
+func (l *Lease) renew(ctx context.Context) (time.Duration, error) {
 	sent := time.Now()
 	resp, err := l.cli.KeepAliveOnce(ctx, l.id)
 	if err != nil {
 		if errors.Is(err, rpctypes.ErrLeaseNotFound) {
-			err = ErrExpired
+			return 0, ErrExpired
 		}
-		err = etcderr.WrapMemberStopped(err)
-		return 0, fmt.Errorf("lease: keep-alive %x: %w", int64(l.id), err)
+		return 0, etcderr.WrapMemberStopped(err)
 	}
 	ttl := time.Duration(resp.TTL) * time.Second
 	l.mu.Lock()

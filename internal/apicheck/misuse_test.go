@@ -273,6 +273,25 @@ func TestWriteThroughStoppedMemberIsTyped(t *testing.T) {
 	require.ErrorIs(t, err, errs.Rejected)
 }
 
+// A lease kept alive through the in-process client of a member that stops
+// is lost with ErrMemberStopped (and lease.ErrClientStopped).
+func TestLeaseThroughStoppedMemberIsTyped(t *testing.T) {
+	n := coordtest.NewNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := lease.Grant(ctx, n.Client(), 5*time.Second)
+	require.NoError(t, err)
+	l.KeepAlive(ctx)
+	require.NoError(t, n.Kill())
+	select {
+	case <-l.Done():
+	case <-ctx.Done():
+		t.Fatal("the lease of a stopped member's client was not reported lost")
+	}
+	checkMisuse(t, "lease", errs.MemberStopped, l.Err())
+	require.ErrorIs(t, l.Err(), lease.ErrClientStopped)
+}
+
 // The packages export the shared sentinels themselves, under the shared
 // names (discovery and the root package join once converted).
 func TestSharedSentinelsAreOneValue(t *testing.T) {
