@@ -16,6 +16,9 @@
 //   - Keep-alives are single requests, one per TTL/3, so there is no stream
 //     whose response queue can fill ("keepalive response queue is full").
 //
+// The keep-alive logs failed renewals and losses to slog.Default() unless
+// WithLogger says otherwise.
+//
 // # Leases shared with recipes
 //
 // lock, election and discovery take a caller's lease with their WithLease

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/coordkit/coordkit/internal/backoff"
@@ -61,12 +62,12 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			// A closed client sends nothing: say so now, rather than
 			// retrying "connection is closing" until the deadline.
 			wait.Stop()
-			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
+			l.lost(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
 			return
 		case <-wait.C:
 		}
 		if !time.Now().Before(deadline) {
-			l.lose(fmt.Errorf("lease: %x: %w: no renewal confirmed since the deadline %s", int64(l.id), ErrDeadlinePassed, deadline.Format(time.RFC3339Nano)))
+			l.lost(fmt.Errorf("lease: %x: %w: no renewal confirmed since the deadline %s", int64(l.id), ErrDeadlinePassed, deadline.Format(time.RFC3339Nano)))
 			return
 		}
 		// A renewal that has not come back by the deadline is useless.
@@ -85,19 +86,31 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			retry.Reset()
 			next = interval
 		case errors.Is(err, ErrExpired):
-			l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrExpired))
+			l.lost(fmt.Errorf("lease: %x: %w", int64(l.id), ErrExpired))
 			return
 		case errors.Is(err, etcderr.ErrClientStopped):
-			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, err))
+			l.lost(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, err))
 			return
 		case etcderr.ClientClosed(l.cli) != nil:
-			l.lose(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
+			l.lost(fmt.Errorf("lease: %x: %w: %w", int64(l.id), ErrClientStopped, etcderr.WrapMemberStopped(etcderr.ClientClosed(l.cli))))
 			return
 		case ctx.Err() != nil:
 			// handled at the top of the loop
 			next = 0
 		default:
 			next = retry.Next()
+			l.log.Debug("lease: renewal failed, retrying", "lease", l.hexID(), "retry_in", next, "err", err)
 		}
 	}
 }
+
+// lost ends the lease for err, a loss the keep-alive found, and logs it.
+// (Revoke, Close and the end of KeepAlive's context are the owner's doing:
+// they call lose.)
+func (l *Lease) lost(err error) {
+	l.log.Warn("lease: lost", "lease", l.hexID(), "err", err)
+	l.lose(err)
+}
+
+// hexID is the lease ID as etcdctl prints it.
+func (l *Lease) hexID() string { return strconv.FormatInt(int64(l.id), 16) }

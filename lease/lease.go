@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -31,13 +32,14 @@ type Lease struct {
 	ctx      context.Context         // made at the first Context call
 	cancel   context.CancelCauseFunc // cancels ctx; nil until then
 	metrics  *leaseMetrics           // nil: not measured
+	log      *slog.Logger
 }
 
 // Grant asks etcd for a lease of the given TTL (at least one second; rounded
 // up to whole seconds) and returns it. The lease is not kept alive until
 // KeepAlive is called.
 //
-// Options: WithMetrics.
+// Options: WithMetrics, WithLogger.
 func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ...Option) (*Lease, error) {
 	if cli == nil {
 		return nil, fmt.Errorf("lease: grant %v: %w", ttl, errs.NilClient)
@@ -52,14 +54,13 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ..
 		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapMemberStopped(etcderr.WrapNoSpace(err)))
 	}
 	granted := time.Duration(resp.TTL) * time.Second
-	l := newLease(cli, resp.ID, granted, sent.Add(granted))
-	l.metrics = buildOptions(opts).metrics
-	return l, nil
+	return newLease(cli, resp.ID, granted, sent.Add(granted), buildOptions(opts)), nil
 }
 
 // Open returns a handle for a lease that already exists (granted by another
 // handle, process or etcdctl), reading its TTL and remaining time. It
-// returns ErrExpired if etcd does not have the lease. Options: WithMetrics.
+// returns ErrExpired if etcd does not have the lease. Options: WithMetrics,
+// WithLogger.
 func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts ...Option) (*Lease, error) {
 	if cli == nil {
 		return nil, fmt.Errorf("lease: open %x: %w", int64(id), errs.NilClient)
@@ -75,13 +76,11 @@ func Open(ctx context.Context, cli *clientv3.Client, id clientv3.LeaseID, opts .
 	if resp.TTL <= 0 {
 		return nil, fmt.Errorf("lease: open %x: %w", int64(id), ErrExpired)
 	}
-	l := newLease(cli, id, time.Duration(resp.GrantedTTL)*time.Second, sent.Add(time.Duration(resp.TTL)*time.Second))
-	l.metrics = buildOptions(opts).metrics
-	return l, nil
+	return newLease(cli, id, time.Duration(resp.GrantedTTL)*time.Second, sent.Add(time.Duration(resp.TTL)*time.Second), buildOptions(opts)), nil
 }
 
-func newLease(cli *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, deadline time.Time) *Lease {
-	return &Lease{cli: cli, id: id, ttl: ttl, deadline: deadline, done: make(chan struct{})}
+func newLease(cli *clientv3.Client, id clientv3.LeaseID, ttl time.Duration, deadline time.Time, o options) *Lease {
+	return &Lease{cli: cli, id: id, ttl: ttl, deadline: deadline, done: make(chan struct{}), metrics: o.metrics, log: o.logger}
 }
 
 // seconds converts a TTL to etcd's whole seconds. Its error has no package

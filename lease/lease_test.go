@@ -1,7 +1,10 @@
 package lease_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"sort"
 	"testing"
 	"time"
@@ -80,11 +83,14 @@ func TestKeepAliveOutlivesTTLAndTimeToLiveListsKeys(t *testing.T) {
 	require.ErrorIs(t, l.Err(), context.Canceled)
 }
 
+// A lease revoked elsewhere is reported expired, and its loss is logged.
 func TestRevokedElsewhereIsReportedExpired(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewServer(t)
 	ctx := context.Background()
-	l, err := lease.Grant(ctx, n.Client(), 3*time.Second)
+	var logs bytes.Buffer // written by the keep-alive before Done closes
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	l, err := lease.Grant(ctx, n.Client(), 3*time.Second, lease.WithLogger(log))
 	require.NoError(t, err)
 	l.KeepAlive(ctx)
 	defer l.Close()
@@ -92,6 +98,7 @@ func TestRevokedElsewhereIsReportedExpired(t *testing.T) {
 	require.NoError(t, err)
 	waitDone(t, l, l.TTL()) // next renewal (TTL/3) finds it gone
 	require.ErrorIs(t, l.Err(), lease.ErrExpired)
+	require.Contains(t, logs.String(), fmt.Sprintf(`level=WARN msg="lease: lost" lease=%x`, int64(l.ID())))
 }
 
 func TestRevokeIsIdempotentAndDeletesKeys(t *testing.T) {

@@ -6,13 +6,6 @@ import (
 	"github.com/coordkit/coordkit/metrics"
 )
 
-// Option adjusts Grant and Open.
-type Option func(*options)
-
-type options struct {
-	metrics *leaseMetrics // nil: not measured
-}
-
 // WithMetrics makes the lease report to p (see the metrics package; the
 // prom subpackage registers them on a Prometheus registry):
 //
@@ -42,16 +35,6 @@ func newLeaseMetrics(p metrics.Provider) *leaseMetrics {
 		keepalive: p.Histogram(metrics.Desc{Name: "coordkit_lease_keepalive_seconds", Help: "Round-trip time of lease renewals that succeeded."}),
 		losses:    p.Counter(metrics.Desc{Name: "coordkit_lease_losses_total", Help: "Leases lost while kept alive, by cause.", Labels: []string{"cause"}}),
 	}
-}
-
-func buildOptions(opts []Option) options {
-	var o options
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	return o
 }
 
 // lost records a lease lost for err.
