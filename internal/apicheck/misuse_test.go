@@ -54,7 +54,7 @@ const shortTTL = 500 * time.Millisecond
 // is converted on main.
 const (
 	pendingDiscovery = "discovery is not yet converted to internal/errs (issue 11, API.md section 1)"
-	pendingRoot      = "the root package is not yet converted to internal/errs (issue 11, API.md sections 1 and 7)"
+	pendingRoot      = "coordkit.Members (and the root's other client calls) panic on a nil client instead of returning ErrInvalidArgument"
 )
 
 var svc = discovery.Instance{Service: "misuse", ID: "a", Addr: "127.0.0.1:1"}
@@ -167,7 +167,7 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := discovery.Register(e.ctx, e.cli, svc, discovery.WithTTL(shortTTL))
 			return err
 		}},
-		{name: "coordkit.CheckLeaseTTL(500ms)", pkg: "coordkit", pending: pendingRoot, want: errs.InvalidTTL, call: func(*testing.T, *env) error {
+		{name: "coordkit.CheckLeaseTTL(500ms)", pkg: "coordkit", want: errs.InvalidTTL, call: func(*testing.T, *env) error {
 			return coordkit.CheckLeaseTTL(shortTTL, time.Second)
 		}},
 
@@ -293,7 +293,7 @@ func TestLeaseThroughStoppedMemberIsTyped(t *testing.T) {
 }
 
 // The packages export the shared sentinels themselves, under the shared
-// names (discovery and the root package join once converted).
+// names (discovery joins once converted).
 func TestSharedSentinelsAreOneValue(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -315,6 +315,8 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"ops.ErrInvalidArgument", ops.ErrInvalidArgument, errs.InvalidArgument},
 		{"access.ErrInvalidArgument", access.ErrInvalidArgument, errs.InvalidArgument},
 		{"access.ErrInvalidName", access.ErrInvalidName, errs.InvalidName},
+		{"coordkit.ErrInvalidArgument", coordkit.ErrInvalidArgument, errs.InvalidArgument},
+		{"coordkit.ErrInvalidTTL", coordkit.ErrInvalidTTL, errs.InvalidTTL},
 		{"lock.ErrInvalidArgument", lock.ErrInvalidArgument, errs.InvalidArgument},
 		{"lock.ErrInvalidName", lock.ErrInvalidName, errs.InvalidName},
 		{"lock.ErrInvalidTTL", lock.ErrInvalidTTL, errs.InvalidTTL},
