@@ -62,6 +62,6 @@
 // only if its TTL is at least 3 × the cluster's election timeout + 1 s: 4 s
 // with etcd's default 1 s election timeout. Shorter leases are reported lost
 // while the cluster elects. coordkit.MinLeaseTTL computes the bound and
-// Node.CheckLeaseTTL checks a TTL against an embedded member's timing (a
+// node.Node.CheckLeaseTTL checks a TTL against an embedded member's timing (a
 // client cannot read a remote cluster's election timeout).
 package lease

@@ -37,7 +37,7 @@ var (
 
 	// ErrClientStopped means the client the lease is renewed through can
 	// send nothing more: it was closed, or it is the in-process client
-	// (Node.Client) of an embedded member that has stopped. No renewal can
+	// (node.Node.Client) of an embedded member that has stopped. No renewal can
 	// reach etcd, which expires the lease within its TTL, so whatever it
 	// guards must be treated as lost now. Keep leases through an open
 	// client (of a running member), and close what holds them before the

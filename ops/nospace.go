@@ -46,7 +46,7 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 	endpoints := cli.Endpoints()
 	if len(endpoints) == 0 && o.defrag == nil {
 		// etcd's in-process client panics on Defragment (v3.7.3).
-		return out, fmt.Errorf("ops: recover from NOSPACE: %w: an in-process client cannot defragment its member; use coordkit's Node.RecoverNoSpace, or a client with the members' endpoints", ErrInvalidArgument)
+		return out, fmt.Errorf("ops: recover from NOSPACE: %w: an in-process client cannot defragment its member; use node.Node.RecoverNoSpace, or a client with the members' endpoints", ErrInvalidArgument)
 	}
 	resp, err := cli.Get(ctx, "\x00", clientv3.WithCountOnly())
 	if err != nil {
@@ -94,7 +94,7 @@ type recoverOptions struct {
 
 // WithDefragment makes RecoverNoSpace defragment with f instead of
 // defragmenting cli's endpoints: for a member reached in-process, whose
-// client cannot defragment it (coordkit's Node.RecoverNoSpace passes the
+// client cannot defragment it (node.Node.RecoverNoSpace passes the
 // member's own).
 func WithDefragment(f func(context.Context) error) RecoverOption {
 	return func(o *recoverOptions) { o.defrag = f }

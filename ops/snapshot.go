@@ -40,7 +40,7 @@ type SnapshotInfo struct {
 //
 // With a client of several endpoints, the snapshot comes from whichever
 // member answers; use a client of one endpoint to pick the member. An
-// in-process client (coordkit's Node.Client) snapshots its own member.
+// in-process client (node.Node.Client) snapshots its own member.
 //
 // Errors wrap ErrSnapshotCorrupt when the stream does not match its hash,
 // the etcd or write error otherwise. On error, w may hold part of the

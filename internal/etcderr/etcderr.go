@@ -106,7 +106,7 @@ func Code(err error) codes.Code {
 // (node.ErrNoSpace, ops.ErrNoSpace); errors.Is also matches etcd's own
 // rpctypes.ErrNoSpace on the same errors.
 var ErrNoSpace = errors.New("etcd database space exceeded (NOSPACE alarm is raised): writes and lease grants are refused until space is reclaimed, reads and deletes still work; " +
-	"delete data you no longer need, then compact, defragment and disarm the alarm (Node.RecoverNoSpace or ops.RecoverNoSpace), or restart the members with a larger QuotaBackendBytes")
+	"delete data you no longer need, then compact, defragment and disarm the alarm (node.Node.RecoverNoSpace or ops.RecoverNoSpace), or restart the members with a larger QuotaBackendBytes")
 
 // NoSpace reports whether err is etcd refusing a write because its backend
 // quota is exhausted.
