@@ -87,3 +87,8 @@ type kind struct {
 
 func (k *kind) Error() string        { return k.msg }
 func (k *kind) Is(target error) bool { return target == k.is }
+
+// Narrow returns a package-specific sentinel with text msg that also
+// matches broader (errors.Is), as InvalidName matches InvalidArgument: for
+// example discovery.ErrInvalidInstance, which is an InvalidArgument.
+func Narrow(msg string, broader error) error { return &kind{msg: msg, is: broader} }
