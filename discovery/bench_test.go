@@ -80,7 +80,7 @@ func BenchmarkRegisterToVisible(b *testing.B) {
 	shared.KeepAlive(ctx)
 	defer shared.Revoke(ctx)
 
-	run := func(b *testing.B, opts ...discovery.Option) {
+	run := func(b *testing.B, opts ...discovery.RegisterOption) {
 		var lat latencies
 		for i := range b.N {
 			id := fmt.Sprintf("i%08d", i)
@@ -285,7 +285,7 @@ func BenchmarkKeepAliveLoad(b *testing.B) {
 		b.Cleanup(func() { cli.Close() })
 		counter := &countingLease{Lease: cli.Lease}
 		cli.Lease = counter
-		var opts []discovery.Option
+		var opts []discovery.RegisterOption
 		if shared {
 			l, err := lease.Grant(ctx, cli, ttl)
 			if err != nil {

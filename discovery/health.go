@@ -8,7 +8,7 @@ import (
 
 // ErrNotRegistered is what Registration.Check wraps while the instance is
 // not in etcd: lost and being re-registered, or closed.
-var ErrNotRegistered = errors.New("discovery: instance not registered")
+var ErrNotRegistered = errors.New("instance not registered")
 
 // Check returns nil while the instance is registered, and otherwise an
 // error wrapping ErrNotRegistered and the reason (Err): a readiness check

@@ -99,14 +99,14 @@ func equalInstance(a, b Instance) bool {
 
 func validService(s string) error {
 	if s == "" {
-		return fmt.Errorf("%w: empty; name the service, e.g. \"payments\"", ErrInvalidService)
+		return fmt.Errorf("%w: empty service name; name the service, e.g. \"payments\"", ErrInvalidName)
 	}
 	if len(s) > maxServiceLen {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidService, len(s), maxServiceLen)
+		return fmt.Errorf("%w: service name of %d bytes; use at most %d", ErrInvalidName, len(s), maxServiceLen)
 	}
 	for _, r := range s {
 		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || strings.ContainsRune("._-:", r)) {
-			return fmt.Errorf("%w: %q holds %q; use letters, digits, '.', '_', '-' and ':' (it is one segment of an etcd key)", ErrInvalidService, s, r)
+			return fmt.Errorf("%w: service name %q holds %q; use letters, digits, '.', '_', '-' and ':' (it is one segment of an etcd key)", ErrInvalidName, s, r)
 		}
 	}
 	return nil

@@ -27,28 +27,27 @@ func TestRegisterValidatesBeforeSending(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		inst discovery.Instance
-		opts []discovery.Option
+		opts []discovery.RegisterOption
 		want error
 		msg  string
 	}{
-		{"empty service", discovery.Instance{Addr: "a:1"}, nil, discovery.ErrInvalidService, "empty"},
-		{"slash in service", discovery.Instance{Service: "pay/ments", Addr: "a:1"}, nil, discovery.ErrInvalidService, "'/'"},
-		{"space in service", discovery.Instance{Service: "pay ments", Addr: "a:1"}, nil, discovery.ErrInvalidService, "letters"},
-		{"long service", discovery.Instance{Service: strings.Repeat("s", 256), Addr: "a:1"}, nil, discovery.ErrInvalidService, "at most"},
+		{"empty service", discovery.Instance{Addr: "a:1"}, nil, discovery.ErrInvalidName, "empty"},
+		{"slash in service", discovery.Instance{Service: "pay/ments", Addr: "a:1"}, nil, discovery.ErrInvalidName, "'/'"},
+		{"space in service", discovery.Instance{Service: "pay ments", Addr: "a:1"}, nil, discovery.ErrInvalidName, "letters"},
+		{"long service", discovery.Instance{Service: strings.Repeat("s", 256), Addr: "a:1"}, nil, discovery.ErrInvalidName, "at most"},
 		{"no addr", discovery.Instance{Service: "payments"}, nil, discovery.ErrInvalidInstance, "Addr"},
 		{"space in addr", discovery.Instance{Service: "payments", Addr: "a :1"}, nil, discovery.ErrInvalidInstance, "spaces"},
 		{"slash in ID", discovery.Instance{Service: "payments", ID: "a/b", Addr: "a:1"}, nil, discovery.ErrInvalidInstance, "'/'"},
 		{"negative weight", discovery.Instance{Service: "payments", Addr: "a:1", Weight: -1}, nil, discovery.ErrInvalidInstance, "Weight"},
 		{"reserved metadata", discovery.Instance{Service: "payments", Addr: "a:1", Metadata: map[string]string{"zone": "a"}}, nil, discovery.ErrInvalidInstance, "Instance.Zone"},
 		{"huge metadata", discovery.Instance{Service: "payments", Addr: "a:1", Metadata: map[string]string{"blob": strings.Repeat("x", discovery.MaxValueSize)}}, nil, discovery.ErrInvalidInstance, "bytes"},
-		{"short TTL", ok, []discovery.Option{discovery.WithTTL(500 * time.Millisecond)}, discovery.ErrInvalidOption, "whole seconds"},
-		{"zero TTL", ok, []discovery.Option{discovery.WithTTL(0)}, lease.ErrInvalidTTL, "WithTTL(0s)"},
-		{"negative TTL", ok, []discovery.Option{discovery.WithTTL(-time.Second)}, lease.ErrInvalidTTL, "WithTTL(-1s)"},
-		{"zero TTL and lease", ok, []discovery.Option{discovery.WithLease(l), discovery.WithTTL(0)}, discovery.ErrInvalidOption, "together"},
-		{"nil lease", ok, []discovery.Option{discovery.WithLease(nil)}, discovery.ErrInvalidOption, "WithLease(nil)"},
-		{"TTL and lease", ok, []discovery.Option{discovery.WithLease(l), discovery.WithTTL(time.Second)}, discovery.ErrInvalidOption, "together"},
-		{"bad namespace", ok, []discovery.Option{discovery.WithNamespace("svc/")}, discovery.ErrInvalidOption, "trailing"},
-		{"watch option", ok, []discovery.Option{discovery.WithStaleAfter(time.Second)}, discovery.ErrInvalidOption, "WithStaleAfter"},
+		{"short TTL", ok, []discovery.RegisterOption{discovery.WithTTL(500 * time.Millisecond)}, discovery.ErrInvalidTTL, "whole seconds"},
+		{"zero TTL", ok, []discovery.RegisterOption{discovery.WithTTL(0)}, discovery.ErrInvalidTTL, "WithTTL(0s)"},
+		{"negative TTL", ok, []discovery.RegisterOption{discovery.WithTTL(-time.Second)}, discovery.ErrInvalidArgument, "WithTTL(-1s)"},
+		{"zero TTL and lease", ok, []discovery.RegisterOption{discovery.WithLease(l), discovery.WithTTL(0)}, discovery.ErrInvalidTTL, "WithTTL(0s)"},
+		{"nil lease", ok, []discovery.RegisterOption{discovery.WithLease(nil)}, discovery.ErrInvalidArgument, "WithLease(nil)"},
+		{"TTL and lease", ok, []discovery.RegisterOption{discovery.WithLease(l), discovery.WithTTL(time.Second)}, discovery.ErrInvalidArgument, "together"},
+		{"bad namespace", ok, []discovery.RegisterOption{discovery.WithNamespace("svc/")}, discovery.ErrInvalidArgument, "trailing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg, err := discovery.Register(ctx, cli, tc.inst, append(tc.opts, quiet)...)
@@ -58,13 +57,26 @@ func TestRegisterValidatesBeforeSending(t *testing.T) {
 		})
 	}
 	_, err = discovery.Register(ctx, nil, ok)
-	require.ErrorIs(t, err, discovery.ErrInvalidOption)
+	require.ErrorIs(t, err, discovery.ErrInvalidArgument)
+	require.Equal(t, 1, strings.Count(err.Error(), "discovery:"), "the package prefix appears once: %v", err)
 
 	_, err = discovery.Watch(ctx, cli, "a/b")
-	require.ErrorIs(t, err, discovery.ErrInvalidService)
-	_, err = discovery.Watch(ctx, cli, "payments", discovery.WithTTL(time.Second))
-	require.ErrorIs(t, err, discovery.ErrInvalidOption)
-	require.Contains(t, err.Error(), "WithTTL applies to Register")
+	require.ErrorIs(t, err, discovery.ErrInvalidName)
+	_, err = discovery.Watch(ctx, cli, "payments", discovery.WithStaleAfter(time.Millisecond))
+	require.ErrorIs(t, err, discovery.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "WithStaleAfter")
+
+	// An option given to a call it does not apply to does not compile:
+	// WithTTL and WithLease are no WatchOptions, WithStaleAfter is no
+	// RegisterOption; the options of every call are both.
+	_, isWatch := discovery.WithTTL(time.Second).(discovery.WatchOption)
+	require.False(t, isWatch)
+	_, isWatch = discovery.WithLease(l).(discovery.WatchOption)
+	require.False(t, isWatch)
+	_, isRegister := discovery.WithStaleAfter(time.Second).(discovery.RegisterOption)
+	require.False(t, isRegister)
+	var _ discovery.RegisterOption = discovery.WithNamespace("ns")
+	var _ discovery.WatchOption = discovery.WithNamespace("ns")
 
 	// Nothing reached etcd.
 	resp, err := cli.Get(ctx, "", clientv3.WithPrefix(), clientv3.WithCountOnly())

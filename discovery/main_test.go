@@ -31,18 +31,18 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 }
 
 // register registers inst and closes the registration when the test ends.
-func register(t testing.TB, cli *clientv3.Client, inst discovery.Instance, opts ...discovery.Option) *discovery.Registration {
+func register(t testing.TB, cli *clientv3.Client, inst discovery.Instance, opts ...discovery.RegisterOption) *discovery.Registration {
 	t.Helper()
-	reg, err := discovery.Register(ctxT(t, wait), cli, inst, append([]discovery.Option{quiet}, opts...)...)
+	reg, err := discovery.Register(ctxT(t, wait), cli, inst, append([]discovery.RegisterOption{quiet}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = reg.Close(context.Background()) })
 	return reg
 }
 
 // watch starts a ready watcher, closed when the test ends.
-func watch(t testing.TB, cli *clientv3.Client, service string, opts ...discovery.Option) *discovery.Watcher {
+func watch(t testing.TB, cli *clientv3.Client, service string, opts ...discovery.WatchOption) *discovery.Watcher {
 	t.Helper()
-	w, err := discovery.Watch(context.Background(), cli, service, append([]discovery.Option{quiet}, opts...)...)
+	w, err := discovery.Watch(context.Background(), cli, service, append([]discovery.WatchOption{quiet}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
 	require.NoError(t, w.WaitReady(ctxT(t, wait)))

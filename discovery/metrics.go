@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"github.com/coordkit/coordkit/lease"
 	"github.com/coordkit/coordkit/metrics"
 )
 
@@ -25,7 +24,7 @@ import (
 // of one service share a cache: it reports once any of them has the option.
 func WithMetrics(p metrics.Provider) Option {
 	return func(o *options) {
-		o.metrics, o.leaseOpts = newDiscoveryMetrics(p), []lease.Option{lease.WithMetrics(p)}
+		o.metrics = newDiscoveryMetrics(p)
 	}
 }
 

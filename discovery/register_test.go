@@ -76,52 +76,128 @@ func TestSharedLease(t *testing.T) {
 	require.Equal(t, []string{b.Key()}, info.Keys)
 }
 
-// When the shared lease is lost, its registrations come back on one
-// replacement lease, revoked when the last of them closes.
-func TestSharedLeaseLossFallsBackToOneLease(t *testing.T) {
+// The caller owns a lease given with WithLease: when it is lost, its
+// registrations end (they do not move to a lease of their own), while a
+// registration without WithLease re-grants a lease of its own. A lease
+// nobody keeps alive is kept alive by the registrations.
+func TestCallersLeaseLossEndsItsRegistrations(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewServer(t)
 	cli := n.Client()
 	ctx := ctxT(t, wait)
 	w := watch(t, cli, "payments")
-	l, err := lease.Grant(ctx, cli, 2*time.Second)
+	l, err := lease.Grant(ctx, cli, 2*time.Second) // no KeepAlive: Register starts it
 	require.NoError(t, err)
-	l.KeepAlive(ctx)
 
 	var regs []*discovery.Registration
 	for _, id := range []string{"a", "b", "c"} {
 		regs = append(regs, register(t, cli, discovery.Instance{Service: "payments", ID: id, Addr: id + ":80"}, discovery.WithLease(l)))
 	}
-	waitFor(t, w, "listing a, b, c", func(s discovery.Snapshot) bool { return len(s.Instances) == 3 })
+	own := register(t, cli, discovery.Instance{Service: "payments", ID: "own", Addr: "own:80"}, discovery.WithTTL(2*time.Second))
+	waitFor(t, w, "listing a, b, c, own", func(s discovery.Snapshot) bool { return len(s.Instances) == 4 })
+	granted := l.Deadline()
+	require.Eventually(t, func() bool { return l.Deadline().After(granted) }, wait, 20*time.Millisecond, "Register keeps the caller's lease alive")
 
-	require.NoError(t, l.Revoke(ctx)) // deletes every key on it
-	var fallback clientv3.LeaseID
-	for _, reg := range regs {
-		lost := waitState(t, reg, discovery.Lost)
-		require.Equal(t, l.ID(), lost.Lease)
-		back := waitState(t, reg, discovery.Registered)
-		require.NotEqual(t, l.ID(), back.Lease)
-		if fallback == 0 {
-			fallback = back.Lease
-		}
-		require.Equal(t, fallback, back.Lease, "all registrations of the lost lease share one replacement")
-	}
-	waitFor(t, w, "listing a, b, c again", func(s discovery.Snapshot) bool { return len(s.Instances) == 3 })
-	info, err := lease.TimeToLive(ctx, cli, fallback, true)
+	_, err = n.NewClient(t).Revoke(ctx, l.ID()) // revoked elsewhere: lost, with every key on it
 	require.NoError(t, err)
-	require.Len(t, info.Keys, 3)
-	require.Equal(t, 2*time.Second, info.GrantedTTL, "the replacement has the shared lease's TTL")
+	_, err = n.NewClient(t).Revoke(ctx, own.Lease())
+	require.NoError(t, err)
+	for _, reg := range regs {
+		end := waitState(t, reg, discovery.Ended)
+		require.Equal(t, l.ID(), end.Lease)
+		require.ErrorIs(t, end.Err, discovery.ErrLost)
+		require.ErrorIs(t, end.Err, lease.ErrExpired, "the lease's own error")
+		require.Equal(t, discovery.Ended, reg.State())
+		require.ErrorIs(t, reg.Err(), discovery.ErrLost)
+		err := reg.Update(ctx, func(i *discovery.Instance) { i.Version = "v2" })
+		require.ErrorIs(t, err, discovery.ErrLost)
+	}
+	back := waitState(t, own, discovery.Registered)
+	require.NotEqual(t, l.ID(), back.Lease)
+	s := waitFor(t, w, "listing only own", func(s discovery.Snapshot) bool { return len(s.Instances) == 1 })
+	require.Equal(t, []string{"own"}, ids(s.Instances))
+	require.Never(t, func() bool { return len(w.Instances()) != 1 }, 500*time.Millisecond, 50*time.Millisecond, "an ended registration stays gone")
 
-	require.NoError(t, regs[0].Close(ctx))
-	_, err = lease.TimeToLive(ctx, cli, fallback, false)
-	require.NoError(t, err, "the replacement lives while registrations use it")
-	require.NoError(t, regs[1].Close(ctx))
-	require.NoError(t, regs[2].Close(ctx))
-	_, err = lease.TimeToLive(ctx, cli, fallback, false)
-	require.ErrorIs(t, err, lease.ErrExpired, "the last registration out revokes the replacement")
+	for _, reg := range regs {
+		require.NoError(t, reg.Close(ctx))
+		require.Equal(t, discovery.Closed, reg.State())
+	}
+	_, err = discovery.Register(ctx, cli, discovery.Instance{Service: "payments", ID: "late", Addr: "late:80"}, discovery.WithLease(l), quiet)
+	require.ErrorIs(t, err, discovery.ErrLeaseLost, "registering on a lost lease")
 }
 
-// Someone deletes the key: the supervisor puts it back.
+// A process that restarts (a new client, the lease re-opened by ID) and
+// registers the same instance on that lease takes its key back as it is:
+// no deletion, no ErrTakenOver, and the new handle's Update and Close work.
+func TestReclaimAfterRestart(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	ctx := ctxT(t, wait)
+	w := watch(t, n.Client(), "payments")
+	inst := discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}
+
+	first := n.NewClient(t)
+	l, err := lease.Grant(ctx, first, 10*time.Second)
+	require.NoError(t, err)
+	old, err := discovery.Register(ctx, first, inst, discovery.WithLease(l), quiet)
+	require.NoError(t, err)
+	before, err := n.Client().Get(ctx, old.Key())
+	require.NoError(t, err)
+	require.Len(t, before.Kvs, 1)
+	waitFor(t, w, "listing p1", has("p1"))
+
+	// The "process" dies without closing anything: its client goes.
+	require.NoError(t, first.Close())
+	require.Eventually(t, func() bool { return old.State() != discovery.Registered }, wait, 10*time.Millisecond)
+
+	second := n.NewClient(t)
+	reopened, err := lease.Open(ctx, second, l.ID())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = reopened.Revoke(context.Background()) })
+	reg := register(t, second, inst, discovery.WithLease(reopened))
+	require.Equal(t, discovery.Registered, reg.State())
+	require.Equal(t, l.ID(), reg.Lease())
+	after, err := n.Client().Get(ctx, reg.Key())
+	require.NoError(t, err)
+	require.Len(t, after.Kvs, 1)
+	require.Equal(t, before.Kvs[0].CreateRevision, after.Kvs[0].CreateRevision, "the key was reused, never deleted")
+	require.NoError(t, reg.Update(ctx, func(i *discovery.Instance) { i.Version = "v2" }), "no ErrTakenOver: the key is on this lease")
+	waitFor(t, w, "p1 at v2", func(s discovery.Snapshot) bool { return has("p1")(s) && s.Instances[0].Version == "v2" })
+
+	require.ErrorIs(t, old.Close(ctx), discovery.ErrClientClosed, "the dead process's handle sends nothing")
+	require.NoError(t, reg.Close(ctx))
+	waitFor(t, w, "without p1", hasNot("p1"))
+	_, err = reopened.TimeToLive(ctx, false)
+	require.NoError(t, err, "Close never revokes the caller's lease")
+}
+
+// Writes say whether they may have been applied: a write cut off in
+// flight is ErrUnknownOutcome, one never sent is ErrRejected.
+func TestWriteOutcomes(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	reg := register(t, link.Client(), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}, discovery.WithTTL(5*time.Second))
+
+	link.Blackhole()
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := reg.Update(short, func(i *discovery.Instance) { i.Version = "v2" })
+	require.ErrorIs(t, err, discovery.ErrUnknownOutcome)
+	require.NotErrorIs(t, err, discovery.ErrRejected)
+	err = reg.Close(short)
+	require.ErrorIs(t, err, discovery.ErrUnknownOutcome)
+	link.Unblackhole()
+	require.NoError(t, reg.Close(ctxT(t, wait)), "a failed Close is tried again")
+
+	dead := n.NewClient(t)
+	require.NoError(t, dead.Close())
+	_, err = discovery.Register(ctxT(t, wait), dead, discovery.Instance{Service: "payments", ID: "p2", Addr: "10.0.0.2:80"}, quiet)
+	require.ErrorIs(t, err, discovery.ErrRejected)
+	require.ErrorIs(t, err, discovery.ErrClientClosed)
+}
+
+// Someone deletes the key: the registration puts it back.
 func TestDeletedKeyComesBack(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewServer(t)

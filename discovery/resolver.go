@@ -33,19 +33,19 @@ const Scheme = "coordkit"
 // grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`).
 //
 // Options: WithNamespace, WithStaleAfter, WithLogger.
-func NewResolverBuilder(cli *clientv3.Client, opts ...Option) (resolver.Builder, error) {
+func NewResolverBuilder(cli *clientv3.Client, opts ...WatchOption) (resolver.Builder, error) {
 	if cli == nil {
-		return nil, fmt.Errorf("%w: nil etcd client", ErrInvalidOption)
+		return nil, fmt.Errorf("discovery: new resolver builder: %w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 	}
-	if _, err := buildOptions(forWatch, opts); err != nil {
-		return nil, err
+	if _, err := watchOptions(opts); err != nil {
+		return nil, fmt.Errorf("discovery: new resolver builder: %w", err)
 	}
 	return &builder{cli: cli, opts: opts}, nil
 }
 
 type builder struct {
 	cli  *clientv3.Client
-	opts []Option
+	opts []WatchOption
 }
 
 func (b *builder) Scheme() string { return Scheme }
@@ -53,13 +53,13 @@ func (b *builder) Scheme() string { return Scheme }
 func (b *builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolver.BuildOptions) (resolver.Resolver, error) {
 	service := target.Endpoint()
 	if target.URL.Host != "" {
-		return nil, fmt.Errorf("%w: target %q has an authority; use %s:///<service> and WithNamespace for the key prefix", ErrInvalidService, target.URL.String(), Scheme)
+		return nil, fmt.Errorf("discovery: resolve %q: %w: the target has an authority; use %s:///<service> and WithNamespace for the key prefix", target.URL.String(), ErrInvalidName, Scheme)
 	}
 	w, err := Watch(context.Background(), b.cli, service, b.opts...)
 	if err != nil {
 		return nil, err
 	}
-	o, _ := buildOptions(forWatch, b.opts) // checked by NewResolverBuilder
+	o, _ := watchOptions(b.opts) // checked by NewResolverBuilder
 	r := &grpcResolver{w: w, cc: cc, done: make(chan struct{}), metrics: o.metrics}
 	go r.run()
 	return r, nil

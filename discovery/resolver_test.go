@@ -200,11 +200,11 @@ func TestResolverReportsErrorsAndResyncs(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = build(t, b, "coordkit:///bad/name", newFakeConn())
-	require.ErrorIs(t, err, discovery.ErrInvalidService)
+	require.ErrorIs(t, err, discovery.ErrInvalidName)
 	_, err = build(t, b, "coordkit://prod/payments", newFakeConn())
-	require.ErrorIs(t, err, discovery.ErrInvalidService)
-	_, err = discovery.NewResolverBuilder(link.Client(), discovery.WithTTL(time.Second))
-	require.ErrorIs(t, err, discovery.ErrInvalidOption)
+	require.ErrorIs(t, err, discovery.ErrInvalidName)
+	_, err = discovery.NewResolverBuilder(link.Client(), discovery.WithStaleAfter(0))
+	require.ErrorIs(t, err, discovery.ErrInvalidArgument)
 
 	reg := register(t, n.Client(), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"})
 	cc := newFakeConn()

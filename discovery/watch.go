@@ -59,16 +59,16 @@ type Watcher struct {
 // (default 5 s) the cache is marked stale. An idle store is not silence.
 //
 // Options: WithNamespace, WithStaleAfter, WithLogger.
-func Watch(ctx context.Context, cli *clientv3.Client, service string, opts ...Option) (*Watcher, error) {
-	if cli == nil {
-		return nil, fmt.Errorf("%w: nil etcd client", ErrInvalidOption)
+func Watch(ctx context.Context, cli *clientv3.Client, service string, opts ...WatchOption) (*Watcher, error) {
+	o, err := watchOptions(opts)
+	if err == nil && cli == nil {
+		err = fmt.Errorf("%w: nil *clientv3.Client; pass the client from coordkit.Connect or node.Client", ErrInvalidArgument)
 	}
-	if err := validService(service); err != nil {
-		return nil, err
+	if err == nil {
+		err = validService(service)
 	}
-	o, err := buildOptions(forWatch, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("discovery: watch %s: %w", service, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("discovery: watch %s: %w", service, err)

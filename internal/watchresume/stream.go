@@ -32,6 +32,9 @@ type Config struct {
 	Snapshot bool
 	// PrevKV asks etcd for each event's previous key-value.
 	PrevKV bool
+	// FilterPut asks etcd for deletions only (a resync still lists every
+	// key).
+	FilterPut bool
 	// PageSize is the List page size for resyncs; 0 sizes pages by bytes
 	// (see ListOptions).
 	PageSize int64
@@ -235,6 +238,9 @@ func (s *Stream) openWatch() {
 	opts := []clientv3.OpOption{clientv3.WithProgressNotify()}
 	if s.cfg.PrevKV {
 		opts = append(opts, clientv3.WithPrevKV())
+	}
+	if s.cfg.FilterPut {
+		opts = append(opts, clientv3.WithFilterPut())
 	}
 	s.wch, s.watchCancel = Watch(ctx, s.cli, s.cfg.Range, s.lastRev, s.compacted, opts...), cancel
 }
