@@ -124,7 +124,10 @@ func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...
 
 	retry := backoff.New(r.policy())
 	for {
-		err := r.register(ctx)
+		// A request stuck on a dead connection is abandoned and retried.
+		actx, cancel := context.WithTimeout(ctx, r.attemptTimeout())
+		err := r.register(actx)
+		cancel()
 		if err == nil {
 			break
 		}

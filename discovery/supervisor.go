@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -142,14 +143,15 @@ func (r *Registration) pause(d time.Duration, timer *time.Timer) bool {
 }
 
 // attemptContext is the context of one attempt to put the key back,
-// cancelled by Close; nil after Close.
+// cancelled by Close, and bounded so that a request stuck on a dead
+// connection is abandoned and retried; nil after Close.
 func (r *Registration) attemptContext() (context.Context, context.CancelFunc) {
 	r.sig.Lock()
 	defer r.sig.Unlock()
 	if r.closing || r.ended {
 		return nil, nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), r.attemptTimeout())
 	r.cancelAttempt = cancel
 	return ctx, func() {
 		r.sig.Lock()
@@ -278,8 +280,7 @@ func (r *Registration) leaseTTL() time.Duration {
 	return r.ttl
 }
 
-// attemptTimeout bounds one grant-and-put: a request stuck on a dead
-// connection is abandoned and retried.
+// attemptTimeout bounds one attempt to put the key back.
 func (r *Registration) attemptTimeout() time.Duration {
 	return max(r.leaseTTL(), 2*time.Second)
 }
@@ -294,8 +295,6 @@ func (r *Registration) register(ctx context.Context) error {
 	if err := clientClosed(r.cli); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.attemptTimeout())
-	defer cancel()
 	id, err := r.liveLease(ctx)
 	if err != nil {
 		return err
@@ -337,9 +336,9 @@ func (r *Registration) register(ctx context.Context) error {
 		return r.states.get().Err
 	}
 	if again {
-		r.log.Info("discovery: registered again", "key", r.key, "lease", fmt.Sprintf("%x", int64(id)), "revision", resp.Header.Revision)
+		r.log.Info("discovery: registered again", "key", r.key, "lease", hexID(id), "revision", resp.Header.Revision)
 	} else {
-		r.log.Info("discovery: registered", "key", r.key, "lease", fmt.Sprintf("%x", int64(id)), "revision", resp.Header.Revision)
+		r.log.Info("discovery: registered", "key", r.key, "lease", hexID(id), "revision", resp.Header.Revision)
 	}
 	return nil
 }
@@ -395,7 +394,7 @@ func (r *Registration) lost(cause error) {
 	if !r.setState(StateChange{State: Lost, Err: cause, Lease: c.Lease, Time: time.Now()}) {
 		return
 	}
-	r.log.Warn("discovery: registration lost, re-registering", "key", r.key, "lease", fmt.Sprintf("%x", int64(c.Lease)), "err", cause)
+	r.log.Warn("discovery: registration lost, re-registering", "key", r.key, "lease", hexID(c.Lease), "err", cause)
 }
 
 // retrying records why the last re-registration attempt failed, readable
@@ -444,3 +443,8 @@ func permanent(err error) bool {
 	}
 	return etcderr.Permanent(err)
 }
+
+// hexID formats a lease ID for logs only when a record is written.
+type hexID clientv3.LeaseID
+
+func (id hexID) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%x", int64(id))) }
