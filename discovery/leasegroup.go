@@ -8,14 +8,12 @@ import (
 )
 
 // A leaseGroup is the registrations riding one caller's lease (WithLease):
-// one goroutine per lease, not per registration, ends them all when the
-// lease is lost.
+// one callback on the lease's Context, not a goroutine per registration,
+// ends them all when the lease is lost.
 type leaseGroup struct {
 	l    *lease.Lease
-	refs int // guarded by groups' lock
-
-	stop chan struct{} // closed when the last registration leaves
-	done chan struct{} // closed when the goroutine returns
+	refs int         // guarded by groups' lock
+	stop func() bool // unregisters the callback
 
 	mu      sync.Mutex
 	members map[*Registration]struct{}
@@ -36,9 +34,9 @@ func joinGroup(l *lease.Lease, r *Registration) (*leaseGroup, bool) {
 	g := groups.m[l]
 	if g == nil {
 		l.KeepAlive(context.Background()) // a no-op if running
-		g = &leaseGroup{l: l, stop: make(chan struct{}), done: make(chan struct{}), members: map[*Registration]struct{}{}}
+		g = &leaseGroup{l: l, members: map[*Registration]struct{}{}}
 		groups.m[l] = g
-		go g.run()
+		g.stop = context.AfterFunc(l.Context(), g.lose)
 	}
 	g.refs++
 	g.mu.Lock()
@@ -50,7 +48,7 @@ func joinGroup(l *lease.Lease, r *Registration) (*leaseGroup, bool) {
 	return g, true
 }
 
-// leave drops r; the last one out stops the goroutine.
+// leave drops r; the last one out unregisters the callback.
 func (g *leaseGroup) leave(r *Registration) {
 	g.mu.Lock()
 	delete(g.members, r)
@@ -63,19 +61,12 @@ func (g *leaseGroup) leave(r *Registration) {
 	}
 	groups.Unlock()
 	if last {
-		close(g.stop)
-		<-g.done
+		g.stop()
 	}
 }
 
-// run ends every member when the lease is lost.
-func (g *leaseGroup) run() {
-	defer close(g.done)
-	select {
-	case <-g.stop:
-		return
-	case <-g.l.Done():
-	}
+// lose ends every member: the lease is lost.
+func (g *leaseGroup) lose() {
 	g.mu.Lock()
 	g.lost = true
 	members := make([]*Registration, 0, len(g.members))
@@ -83,7 +74,7 @@ func (g *leaseGroup) run() {
 		members = append(members, r)
 	}
 	g.mu.Unlock()
-	cause := g.l.Err()
+	cause := context.Cause(g.l.Context())
 	for _, r := range members {
 		r.end(cause)
 	}

@@ -345,7 +345,10 @@ func (r *Registration) deregister(ctx context.Context) error {
 			If(clientv3.Compare(clientv3.LeaseValue(r.key), "=", r.leaseID)).
 			Then(clientv3.OpDelete(r.key)).
 			Commit()
-		return etcderr.Outcome(err)
+		if err != nil {
+			return etcderr.Outcome(err)
+		}
+		return nil
 	}
 	if _, err := r.cli.Revoke(ctx, r.own); err != nil && !leaseNotFound(err) {
 		if r.ka != nil {
