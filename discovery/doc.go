@@ -27,14 +27,27 @@
 //
 // # Guarantees
 //
-//   - A Registration never gives up. Whatever removes it (the lease expired
-//     during a partition or an etcd outage, the lease was revoked, someone
-//     deleted the key), its supervisor grants a new lease if needed and puts
-//     the key back, with jittered backoff capped at a quarter of the TTL,
-//     until Close. State and States say what happens, for logs and metrics.
-//   - Close deregisters at once (deletes the key, revokes the registration's
-//     own lease); Drain first marks the instance draining so pickers and
-//     resolvers stop choosing it, then deregisters after a grace period.
+//   - A Registration with a lease of its own never gives up. Whatever
+//     removes it (the lease expired during a partition or an etcd outage,
+//     the lease was revoked, someone deleted the key), it grants a new lease
+//     if needed and puts the key back, with jittered backoff capped at a
+//     quarter of the TTL, until Close. State and States say what happens,
+//     for logs and metrics.
+//   - A Registration on a caller's lease (WithLease) follows the one
+//     contract for leases shared with recipes: a deleted key is put back on
+//     that lease, and when the lease is lost the registration ends; see
+//     WithLease.
+//   - Close deregisters at once (revokes the registration's own lease, or
+//     deletes the key from a caller's lease); Drain first marks the instance
+//     draining so pickers and resolvers stop choosing it, then deregisters
+//     after a grace period. Every write (Register, Update, Drain, Close)
+//     that fails says whether it may have been applied: ErrRejected or
+//     ErrUnknownOutcome.
+//   - Registrations cost about what raw etcd does: a registration with a
+//     lease of its own is one goroutine, reading the renewals of its lease
+//     from the client's one keep-alive stream; one on a caller's lease is
+//     none. One etcd watch per service and client notices deleted keys for
+//     all of them.
 //   - A Watcher's reads never send a request and return immutable
 //     snapshots. The watch starts at the revision of its list, so no change
 //     is missed; when it breaks it lists again and publishes only the
@@ -47,7 +60,10 @@
 //   - Pickers (NewRoundRobin, NewRandom, NewPowerOfTwo) never choose a
 //     draining instance.
 //
-// All of a process's registrations can share one lease and one keep-alive
-// with WithLease; see its documentation for what happens when that lease
-// is lost.
+// # Options
+//
+// Register takes RegisterOptions, Watch and NewResolverBuilder take
+// WatchOptions; the options every call takes (WithNamespace, WithLogger,
+// WithMetrics) are both. An option given to a call it does not apply to
+// does not compile.
 package discovery

@@ -97,6 +97,8 @@ func ExampleRegister() {
 		return
 	}
 
+	changes := reg.States() // from now on: starts with the current state
+
 	// What `etcdctl get --prefix coordkit/services/` shows.
 	resp, err := cli.Get(ctx, reg.Key())
 	if err != nil {
@@ -105,12 +107,12 @@ func ExampleRegister() {
 	}
 	fmt.Printf("%s\n%s\n", resp.Kvs[0].Key, resp.Kvs[0].Value)
 
-	// Someone deletes the key; the supervisor puts it back.
+	// Someone deletes the key; the registration puts it back.
 	if _, err := cli.Delete(ctx, reg.Key()); err != nil {
 		fmt.Println(err)
 		return
 	}
-	for change := range reg.States() {
+	for change := range changes {
 		fmt.Println(change.State)
 		if change.State == discovery.Registered && change.Revision > resp.Header.Revision {
 			break

@@ -22,13 +22,8 @@ import (
 var ErrLeaseLost = errs.LeaseLost
 
 // Registration is an instance registered in etcd and kept there until
-// Close (see the package documentation for what it guarantees). It is safe
-// for concurrent use.
-//
-// A Registration costs little: with a lease of its own, one goroutine
-// (reading the renewals etcd's client receives for it on the client's one
-// keep-alive stream); with WithLease, none. One etcd watch per service and
-// client notices deleted keys for all registrations.
+// Close (see the package documentation for what it guarantees and what it
+// costs). It is safe for concurrent use.
 type Registration struct {
 	cli    *clientv3.Client
 	key    string
@@ -73,23 +68,18 @@ type Registration struct {
 }
 
 // Register writes inst under <namespace>/<service>/<id>, attached to a
-// lease, and keeps it registered until Close.
+// lease, and keeps it registered until Close (see the package
+// documentation's Guarantees for how).
 //
 // It returns once the key is in etcd. Failures a retry can fix (no leader,
 // a member restarting, a timeout) are retried with backoff until ctx ends;
 // invalid input, permission errors, a full database (an error wrapping
 // ops.ErrNoSpace) and a closed client return at once, wrapping
 // ErrRejected or ErrUnknownOutcome. On error nothing is left registered
-// (best effort, if etcd can be reached).
+// (best effort, if etcd can be reached). The put is idempotent (same key,
+// value and lease), so it is retried even when its outcome is unknown.
 //
-// Without WithLease the registration grants a lease of its own (WithTTL),
-// and whenever it is lost (the lease expired during a partition, etcd
-// restarted, someone deleted the key) it grants a new lease if needed and
-// puts the key back, with jittered backoff capped at a quarter of the TTL,
-// so the instance is back within about a TTL of etcd being reachable
-// again. The put is idempotent (same key, value and lease), so it is
-// retried even when its outcome is unknown. With WithLease, see that
-// option. State and States report what happens.
+// Without WithLease the registration grants a lease of its own (WithTTL).
 func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...RegisterOption) (*Registration, error) {
 	o, err := registerOptions(opts)
 	if err == nil && cli == nil {

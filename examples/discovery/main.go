@@ -180,12 +180,13 @@ func run(out io.Writer) error {
 	fmt.Fprintf(out, "6 calls served by: %s\n", strings.Join(sorted(served), " "))
 
 	// Someone deletes alpha's key; its registration puts it back.
+	changes := regs["alpha"].States()
 	del, err := cli.Delete(ctx, regs["alpha"].Key())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "alpha's key deleted by hand (etcdctl del)")
-	for change := range regs["alpha"].States() {
+	for change := range changes {
 		if change.State == discovery.Lost {
 			fmt.Fprintf(out, "alpha: lost: %v\n", change.Err)
 		}
