@@ -147,9 +147,7 @@ func Register(ctx context.Context, cli *clientv3.Client, inst Instance, opts ...
 func (r *Registration) abandon(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	r.sig.Lock()
-	r.closing = true
-	r.sig.Unlock()
+	r.halt() // a deletion seen after a put may have started putting it back
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.closed = true
@@ -290,17 +288,7 @@ func (r *Registration) Drain(ctx context.Context, grace time.Duration) error {
 // ErrRejected or ErrUnknownOutcome), a later Close tries again, and
 // otherwise the key disappears when its lease expires.
 func (r *Registration) Close(ctx context.Context) error {
-	r.sig.Lock()
-	r.closing = true
-	if r.cancelAttempt != nil {
-		r.cancelAttempt()
-	}
-	r.sig.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-	r.wg.Wait()
+	r.halt()
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.detach()
@@ -319,6 +307,21 @@ func (r *Registration) Close(ctx context.Context) error {
 		r.log.Info("discovery: deregistered", "key", r.key, "err", err)
 	}
 	return err
+}
+
+// halt stops the registration's goroutines and waits for them.
+func (r *Registration) halt() {
+	r.sig.Lock()
+	r.closing = true
+	if r.cancelAttempt != nil {
+		r.cancelAttempt()
+	}
+	r.sig.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	r.wg.Wait()
 }
 
 // deregister removes the key: it revokes the own lease, or deletes the key

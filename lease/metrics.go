@@ -16,7 +16,7 @@ import (
 //     elsewhere) or "deadline_passed" (no renewal confirmed in time).
 //     Revoke, Close and the end of KeepAlive's context are not losses.
 //
-// lock, election and discovery pass it to the leases they grant when given
+// lock and election pass it to the leases they grant when given
 // their own WithMetrics. Without it, nothing is measured.
 func WithMetrics(p metrics.Provider) Option {
 	return func(o *options) { o.metrics = newLeaseMetrics(p) }
