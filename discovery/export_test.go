@@ -27,3 +27,11 @@ func SignsOfLife(w *Watcher) (progress, probes int64) {
 
 // StaleSpells is how often w's cache turned stale after being current.
 func StaleSpells(w *Watcher) int64 { return w.h.staleSpells.Load() }
+
+// Registries is the number of etcd watches of registration keys in the
+// process: one per service and client.
+func Registries() int {
+	registries.Lock()
+	defer registries.Unlock()
+	return len(registries.m)
+}

@@ -316,3 +316,62 @@ func TestDuplicateIDIsReported(t *testing.T) {
 	require.Len(t, resp.Kvs, 1)
 	require.Equal(t, int64(b.Lease()), resp.Kvs[0].Lease)
 }
+
+// The registrations of one service on one client share one etcd watch of
+// their keys, which tells exactly the registration whose key went.
+func TestRegistrationsShareOneWatch(t *testing.T) {
+	n := coordtest.NewServer(t) // not parallel: counts the process's watches
+	cli := n.Client()
+	ctx := ctxT(t, wait)
+	before := discovery.Registries()
+	var regs []*discovery.Registration
+	for _, id := range []string{"a", "b", "c"} {
+		regs = append(regs, register(t, cli, discovery.Instance{Service: "payments", ID: id, Addr: id + ":80"}, discovery.WithTTL(5*time.Second)))
+	}
+	require.Equal(t, before+1, discovery.Registries())
+	changes := regs[1].States()
+
+	_, err := n.Client().Delete(ctx, regs[1].Key())
+	require.NoError(t, err)
+	lost := waitState(t, regs[1], discovery.Lost)
+	require.ErrorIs(t, lost.Err, discovery.ErrKeyDeleted)
+	waitState(t, regs[1], discovery.Registered)
+	require.Len(t, changes, 0)
+	for _, reg := range []*discovery.Registration{regs[0], regs[2]} {
+		c := <-reg.States()
+		require.Equal(t, discovery.Registered, c.State)
+		require.Len(t, reg.States(), 0, "%s saw no loss", reg.Key())
+	}
+	for _, reg := range regs {
+		require.NoError(t, reg.Close(ctx))
+	}
+	require.Equal(t, before, discovery.Registries(), "the last Close stops the watch")
+}
+
+// A deletion the watch missed because etcd compacted it away while the
+// watch was cut off is found by the listing that follows.
+func TestDeletionLostToCompactionIsFound(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewNode(t)
+	link := n.NewLink(t)
+	ctx := ctxT(t, wait)
+	reg := register(t, link.Client(), discovery.Instance{Service: "payments", ID: "p1", Addr: "10.0.0.1:80"}, discovery.WithTTL(10*time.Second))
+	changes := reg.States()
+	<-changes
+
+	link.Blackhole()
+	del, err := n.Client().Delete(ctx, reg.Key())
+	require.NoError(t, err)
+	put, err := n.Client().Put(ctx, "unrelated", "x")
+	require.NoError(t, err)
+	_, err = n.Client().Compact(ctx, put.Header.Revision)
+	require.NoError(t, err)
+	link.DropConnections()
+	link.Unblackhole()
+
+	lost := waitState(t, reg, discovery.Lost)
+	require.ErrorIs(t, lost.Err, discovery.ErrKeyDeleted)
+	require.Contains(t, lost.Err.Error(), "missing from a listing", "found by the resync, not an event")
+	back := waitState(t, reg, discovery.Registered)
+	require.Greater(t, back.Revision, del.Header.Revision)
+}
