@@ -41,7 +41,10 @@ func (r *Registration) awaitLoss(timer *time.Timer) error {
 		case resp, ok := <-r.ka:
 			if !ok {
 				r.ka = nil
-				return r.leaseGone()
+				if err := r.keepAgain(); err != nil {
+					return err
+				}
+				continue
 			}
 			r.renewed(resp)
 			timer.Reset(time.Until(r.deadline))
@@ -72,16 +75,46 @@ func (r *Registration) renewed(resp *clientv3.LeaseKeepAliveResponse) {
 	r.renewedAt = now
 }
 
-// leaseGone says why etcd's client stopped renewing the own lease.
-func (r *Registration) leaseGone() error {
+// keepAgain is called when etcd's client stopped renewing the own lease:
+// etcd said it expired, or no answer came in time (the first one within
+// the client's DialTimeout + 1 s, a slow but live server included). If the
+// lease may still live, etcd is asked; a live lease is kept alive again,
+// otherwise keepAgain says why it is lost.
+func (r *Registration) keepAgain() error {
 	id := int64(r.own)
-	switch {
-	case etcderr.ClientClosed(r.cli) != nil:
+	if etcderr.ClientClosed(r.cli) != nil {
 		return fmt.Errorf("lease %x: %w: %w", id, lease.ErrClientStopped, clientClosed(r.cli))
-	case !time.Now().Before(r.deadline):
+	}
+	if !time.Now().Before(r.deadline) {
 		return fmt.Errorf("lease %x: %w: no renewal confirmed since the deadline %s", id, lease.ErrDeadlinePassed, r.deadline.Format(time.RFC3339Nano))
 	}
-	return fmt.Errorf("lease %x: %w", id, lease.ErrExpired)
+	actx, cancel := r.attemptContext()
+	if actx == nil {
+		return nil // closing: the caller sees the wake-up next
+	}
+	defer cancel()
+	ctx, stop := context.WithDeadline(actx, r.deadline)
+	defer stop()
+	sent := time.Now()
+	resp, err := r.cli.TimeToLive(ctx, r.own)
+	switch {
+	case err != nil && r.stopping():
+		return nil
+	case err != nil:
+		return fmt.Errorf("lease %x: %w: its keep-alive got no answer and asking etcd failed: %w", id, lease.ErrDeadlinePassed, err)
+	case resp.TTL <= 0:
+		return fmt.Errorf("lease %x: %w", id, lease.ErrExpired)
+	}
+	ka, err := r.cli.KeepAlive(context.Background(), r.own)
+	if err != nil {
+		return fmt.Errorf("lease %x: keep it alive again: %w", id, err)
+	}
+	r.ka = ka
+	if d := sent.Add(time.Duration(resp.TTL) * time.Second); d.After(r.deadline) {
+		r.deadline = d
+	}
+	r.renewedAt = time.Now()
+	return nil
 }
 
 // recover reports the loss and puts the key back, with backoff, until it
