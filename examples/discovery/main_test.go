@@ -19,7 +19,7 @@ func TestDiscoveryRuns(t *testing.T) {
 		"6 calls served by: alpha alpha alpha beta beta beta",
 		"beta drains, deregisters and stops",
 		"6 calls served by: alpha alpha alpha alpha alpha alpha",
-		"alpha: lost: discovery: registration key deleted",
+		"alpha: lost: registration key deleted",
 		"alpha: registered again",
 		"done",
 	} {
