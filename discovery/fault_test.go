@@ -17,7 +17,7 @@ import (
 
 // The registering client's member is cut off from the cluster for longer
 // than the TTL: the lease expires on the majority side and the instance
-// disappears; once healed, the supervisor re-registers it.
+// disappears; once healed, the registration puts it back.
 func TestPartitionLongerThanTTLThenHeal(t *testing.T) {
 	t.Parallel()
 	c := coordtest.NewCluster(t, 3)

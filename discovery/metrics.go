@@ -10,8 +10,8 @@ import (
 //
 //   - coordkit_discovery_registrations{state}: Registrations of this
 //     process by state, "registered" or "lost".
-//   - coordkit_discovery_reregistrations_total: registrations put back by
-//     the supervisor after a loss.
+//   - coordkit_discovery_reregistrations_total: registrations whose key was
+//     put back after a loss.
 //   - coordkit_discovery_watcher_instances{service}: instances in the
 //     watched service's cache (draining ones included).
 //   - coordkit_discovery_watcher_stale{service}: 1 while the service's
