@@ -34,11 +34,12 @@ type Registration struct {
 	wake   chan struct{} // a loss or Close to look at
 	wg     sync.WaitGroup
 
-	// Guarded by the registry's lock; createRev is also read without it.
-	reg       *registry // set by the first put; guarded by writeMu
-	next      *Registration
-	tracked   bool
-	createRev atomic.Int64
+	// Guarded by the registry's lock; putRev, the revision of the last
+	// put of the key, is also read without it.
+	reg     *registry // set by the first put; guarded by writeMu
+	next    *Registration
+	tracked bool
+	putRev  atomic.Int64
 
 	// writeMu serialises every write of the key and guards the fields
 	// below. The own-lease fields are used by one goroutine at a time:

@@ -76,14 +76,14 @@ func (g *registry) leave() {
 	}
 }
 
-// track records that r's key has create revision createRev since its put
-// at revision put, and reports whether a deletion after put may have been
-// looked at before r was tracked with it: the caller must then read the
-// key to know it is still there.
-func (g *registry) track(r *Registration, createRev, put int64) (verify bool) {
+// track records that r put its key at revision put (so the key has existed
+// since), and reports whether a deletion after put may have been looked at
+// before r was tracked with it: the caller must then read the key to know
+// it is still there.
+func (g *registry) track(r *Registration, put int64) (verify bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r.createRev.Store(createRev)
+	r.putRev.Store(put)
 	if !r.tracked {
 		r.tracked = true
 		r.next = g.regs[r.key]
@@ -166,7 +166,8 @@ func (g *registry) apply(u watchresume.Update) {
 		}
 		for key, r := range g.regs {
 			for ; r != nil; r = r.next {
-				if c := r.createRev.Load(); c <= u.Revision && listed[key] != c {
+				// Listed, and not created again since the put: still there.
+				if p := r.putRev.Load(); p <= u.Revision && !(listed[key] != 0 && listed[key] <= p) {
 					r.keyGone(fmt.Errorf("%w: %s is missing from a listing at revision %d (the watch history was compacted)", ErrKeyDeleted, key, u.Revision), u.Revision)
 				}
 			}
@@ -177,7 +178,7 @@ func (g *registry) apply(u watchresume.Update) {
 			continue
 		}
 		for r := g.regs[string(ev.Kv.Key)]; r != nil; r = r.next {
-			if ev.Kv.ModRevision > r.createRev.Load() {
+			if ev.Kv.ModRevision > r.putRev.Load() {
 				r.keyGone(fmt.Errorf("%w: %s deleted at revision %d", ErrKeyDeleted, ev.Kv.Key, ev.Kv.ModRevision), ev.Kv.ModRevision)
 			}
 		}

@@ -235,7 +235,7 @@ func (r *Registration) takePending() error {
 	defer r.sig.Unlock()
 	cause := r.pending
 	r.pending = nil
-	if cause == nil || r.pendingRev <= r.createRev.Load() {
+	if cause == nil || r.pendingRev <= r.putRev.Load() {
 		return nil
 	}
 	return cause
@@ -332,7 +332,7 @@ func (r *Registration) register(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := r.cli.Put(ctx, r.key, string(r.value), clientv3.WithLease(id), clientv3.WithPrevKV())
+	resp, err := r.cli.Put(ctx, r.key, string(r.value), clientv3.WithLease(id))
 	if err != nil {
 		if leaseNotFound(err) && r.group == nil {
 			r.ka = nil // etcd's client gives it up when it hears the same
@@ -345,21 +345,17 @@ func (r *Registration) register(ctx context.Context) error {
 	if err := r.leaseLoss(); err != nil {
 		return fmt.Errorf("put %s: %w", r.key, err)
 	}
-	createRev := resp.Header.Revision
-	if resp.PrevKv != nil {
-		createRev = resp.PrevKv.CreateRevision
-	}
 	if r.reg == nil {
 		r.reg = joinRegistry(r.cli, r.prefix, resp.Header.Revision, r.log)
 	}
-	if r.reg.track(r, createRev, resp.Header.Revision) {
+	if r.reg.track(r, resp.Header.Revision) {
 		// The registry may have gone past a deletion before it tracked
 		// the key: read it back.
 		got, err := r.cli.Get(ctx, r.key)
 		if err != nil {
 			return fmt.Errorf("read %s back: %w", r.key, err)
 		}
-		if len(got.Kvs) == 0 || got.Kvs[0].CreateRevision != createRev {
+		if len(got.Kvs) == 0 || got.Kvs[0].CreateRevision > resp.Header.Revision {
 			return fmt.Errorf("%w: %s, right after the put at revision %d", ErrKeyDeleted, r.key, resp.Header.Revision)
 		}
 	}
