@@ -32,6 +32,10 @@ var (
 	// ErrLost: a registration on a caller's lease (WithLease) ended because
 	// that lease was lost; the error also wraps the lease's.
 	ErrLost = errs.Lost
+	// ErrLeaseLost: the lease given with WithLease was already lost when
+	// Register was called, or was lost before the first put; nothing is
+	// registered. Register again on a new lease.
+	ErrLeaseLost = errs.LeaseLost
 )
 
 // Errors of this package, wrapped with details; test with errors.Is.

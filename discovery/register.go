@@ -12,14 +12,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
-	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/etcderr"
 )
-
-// ErrLeaseLost: the lease given with WithLease was already lost when
-// Register was called, or was lost before the first put; nothing is
-// registered. Register again on a new lease.
-var ErrLeaseLost = errs.LeaseLost
 
 // Registration is an instance registered in etcd and kept there until
 // Close (see the package documentation for what it guarantees and what it
