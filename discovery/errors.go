@@ -29,6 +29,9 @@ var (
 	// ErrUnknownOutcome: a write was sent but no answer came back; it may
 	// have been applied.
 	ErrUnknownOutcome = errs.UnknownOutcome
+	// ErrMemberStopped: the etcd member serving a request stopped; a write
+	// then also wraps ErrRejected (never sent) or ErrUnknownOutcome.
+	ErrMemberStopped = errs.MemberStopped
 	// ErrLost: a registration on a caller's lease (WithLease) ended because
 	// that lease was lost; the error also wraps the lease's.
 	ErrLost = errs.Lost

@@ -53,8 +53,7 @@ const shortTTL = 500 * time.Millisecond
 // parallel work of issue 11. Delete a row's pending field once its package
 // is converted on main.
 const (
-	pendingDiscovery = "discovery is not yet converted to internal/errs (issue 11, API.md section 1)"
-	pendingRoot      = "coordkit.Members (and the root's other client calls) panic on a nil client instead of returning ErrInvalidArgument"
+	pendingRoot = "coordkit.Members (and the root's other client calls) panic on a nil client instead of returning ErrInvalidArgument"
 )
 
 var svc = discovery.Instance{Service: "misuse", ID: "a", Addr: "127.0.0.1:1"}
@@ -89,11 +88,11 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := election.New(nil, "e")
 			return err
 		}},
-		{name: "discovery.Register(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "discovery.Register(nil)", pkg: "discovery", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := discovery.Register(e.ctx, nil, svc)
 			return err
 		}},
-		{name: "discovery.Watch(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "discovery.Watch(nil)", pkg: "discovery", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := discovery.Watch(e.ctx, nil, "misuse")
 			return err
 		}},
@@ -145,7 +144,7 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := election.New(e.cli, "e", election.WithLease(nil))
 			return err
 		}},
-		{name: "discovery.WithLease(nil)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "discovery.WithLease(nil)", pkg: "discovery", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := discovery.Register(e.ctx, e.cli, svc, discovery.WithLease(nil))
 			return err
 		}},
@@ -186,13 +185,13 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := election.New(e.cli, "")
 			return err
 		}},
-		{name: "discovery.Register(no service)", pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+		{name: "discovery.Register(no service)", pkg: "discovery", want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
 			bad := svc
 			bad.Service = ""
 			_, err := discovery.Register(e.ctx, e.cli, bad)
 			return err
 		}},
-		{name: `discovery.Watch("a/b")`, pkg: "discovery", pending: pendingDiscovery, want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
+		{name: `discovery.Watch("a/b")`, pkg: "discovery", want: errs.InvalidName, call: func(_ *testing.T, e *env) error {
 			_, err := discovery.Watch(e.ctx, e.cli, "a/b")
 			return err
 		}},
@@ -242,7 +241,7 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err = el.Campaign(e.ctx, "v")
 			return err
 		}},
-		{name: "discovery closed Registration", pkg: "discovery", pending: pendingDiscovery, want: errs.Closed, call: func(t *testing.T, e *env) error {
+		{name: "discovery closed Registration", pkg: "discovery", want: errs.Closed, call: func(t *testing.T, e *env) error {
 			r, err := discovery.Register(e.ctx, e.cli, svc)
 			require.NoError(t, err)
 			require.NoError(t, r.Close(e.ctx))
@@ -293,7 +292,7 @@ func TestLeaseThroughStoppedMemberIsTyped(t *testing.T) {
 }
 
 // The packages export the shared sentinels themselves, under the shared
-// names (discovery joins once converted).
+// names.
 func TestSharedSentinelsAreOneValue(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -317,6 +316,15 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"access.ErrInvalidName", access.ErrInvalidName, errs.InvalidName},
 		{"coordkit.ErrInvalidArgument", coordkit.ErrInvalidArgument, errs.InvalidArgument},
 		{"coordkit.ErrInvalidTTL", coordkit.ErrInvalidTTL, errs.InvalidTTL},
+		{"discovery.ErrInvalidArgument", discovery.ErrInvalidArgument, errs.InvalidArgument},
+		{"discovery.ErrInvalidName", discovery.ErrInvalidName, errs.InvalidName},
+		{"discovery.ErrInvalidTTL", discovery.ErrInvalidTTL, errs.InvalidTTL},
+		{"discovery.ErrClosed", discovery.ErrClosed, errs.Closed},
+		{"discovery.ErrRejected", discovery.ErrRejected, errs.Rejected},
+		{"discovery.ErrUnknownOutcome", discovery.ErrUnknownOutcome, errs.UnknownOutcome},
+		{"discovery.ErrMemberStopped", discovery.ErrMemberStopped, errs.MemberStopped},
+		{"discovery.ErrLost", discovery.ErrLost, errs.Lost},
+		{"discovery.ErrLeaseLost", discovery.ErrLeaseLost, errs.LeaseLost},
 		{"lock.ErrInvalidArgument", lock.ErrInvalidArgument, errs.InvalidArgument},
 		{"lock.ErrInvalidName", lock.ErrInvalidName, errs.InvalidName},
 		{"lock.ErrInvalidTTL", lock.ErrInvalidTTL, errs.InvalidTTL},
