@@ -8,6 +8,8 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Membership changes from Go, the counterparts of `etcdctl member add`,
@@ -50,6 +52,9 @@ func addMember(ctx context.Context, cli *clientv3.Client, peerURLs []string, lea
 	if learner {
 		what = "member add --learner"
 	}
+	if cli == nil {
+		return Member{}, nil, fmt.Errorf("coordkit: %s: %w", what, errs.NilClient)
+	}
 	if len(peerURLs) == 0 {
 		return Member{}, nil, fmt.Errorf("coordkit: %s: %w: no peer URLs; give the new member's advertised peer URLs", what, ErrInvalidArgument)
 	}
@@ -75,6 +80,9 @@ func addMember(ctx context.Context, cli *clientv3.Client, peerURLs []string, lea
 // Errors wrap ErrLearnerNotReady, ErrMemberNotFound, ErrNotLearner,
 // ErrQuorumAtRisk, or the client's error.
 func PromoteMember(ctx context.Context, cli *clientv3.Client, id uint64) error {
+	if cli == nil {
+		return fmt.Errorf("coordkit: member promote %x: %w", id, errs.NilClient)
+	}
 	if _, err := cli.MemberPromote(ctx, id); err != nil {
 		return fmt.Errorf("coordkit: member promote %x: %w", id, membershipError(err))
 	}
@@ -90,6 +98,9 @@ func PromoteMember(ctx context.Context, cli *clientv3.Client, id uint64) error {
 // Errors wrap ErrLastMember, ErrQuorumAtRisk, ErrMemberNotFound, or the
 // client's error.
 func RemoveMember(ctx context.Context, cli *clientv3.Client, id uint64) error {
+	if cli == nil {
+		return fmt.Errorf("coordkit: member remove %x: %w", id, errs.NilClient)
+	}
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
 		return fmt.Errorf("coordkit: member remove %x: member list: %w", id, err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/coordkit/coordkit/internal/errs"
 )
 
 // Status is what `etcdctl endpoint status` shows for one member.
@@ -35,6 +37,9 @@ type Member struct {
 // EndpointStatus reports the status of the member behind one endpoint of
 // cli, like `etcdctl endpoint status` does for each of its endpoints.
 func EndpointStatus(ctx context.Context, cli *clientv3.Client, endpoint string) (Status, error) {
+	if cli == nil {
+		return Status{}, fmt.Errorf("coordkit: endpoint status %s: %w", endpoint, errs.NilClient)
+	}
 	resp, err := cli.Status(ctx, endpoint)
 	if err != nil {
 		return Status{}, fmt.Errorf("coordkit: endpoint status %s: %w", endpoint, err)
@@ -61,6 +66,9 @@ func statusFrom(r *clientv3.StatusResponse) Status {
 
 // Members lists the members of the cluster cli is connected to.
 func Members(ctx context.Context, cli *clientv3.Client) ([]Member, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("coordkit: member list: %w", errs.NilClient)
+	}
 	resp, err := cli.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("coordkit: member list: %w", err)

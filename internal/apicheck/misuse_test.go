@@ -35,10 +35,6 @@ type misuse struct {
 	pkg  string
 	want error
 	call func(t *testing.T, env *env) error
-	// pending, when set, says why the row cannot pass yet (the package is
-	// being converted to the scheme elsewhere): it is skipped, and enabled
-	// by deleting the field once the conversion is merged.
-	pending string
 }
 
 // env is what the rows share: one embedded member and a client of it.
@@ -48,13 +44,6 @@ type env struct {
 }
 
 const shortTTL = 500 * time.Millisecond
-
-// Why rows are pending: the packages converted to the error scheme in
-// parallel work of issue 11. Delete a row's pending field once its package
-// is converted on main.
-const (
-	pendingRoot = "coordkit.Members (and the root's other client calls) panic on a nil client instead of returning ErrInvalidArgument"
-)
 
 var svc = discovery.Instance{Service: "misuse", ID: "a", Addr: "127.0.0.1:1"}
 
@@ -114,9 +103,23 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 			_, err := access.Apply(e.ctx, nil, access.Spec{})
 			return err
 		}},
-		{name: "coordkit.Members(nil)", pkg: "coordkit", pending: pendingRoot, want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+		{name: "coordkit.Members(nil)", pkg: "coordkit", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
 			_, err := coordkit.Members(e.ctx, nil)
 			return err
+		}},
+		{name: "coordkit.EndpointStatus(nil)", pkg: "coordkit", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, err := coordkit.EndpointStatus(e.ctx, nil, "127.0.0.1:1")
+			return err
+		}},
+		{name: "coordkit.AddLearner(nil)", pkg: "coordkit", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			_, _, err := coordkit.AddLearner(e.ctx, nil, []string{"http://127.0.0.1:1"})
+			return err
+		}},
+		{name: "coordkit.PromoteMember(nil)", pkg: "coordkit", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			return coordkit.PromoteMember(e.ctx, nil, 1)
+		}},
+		{name: "coordkit.RemoveMember(nil)", pkg: "coordkit", want: errs.InvalidArgument, call: func(_ *testing.T, e *env) error {
+			return coordkit.RemoveMember(e.ctx, nil, 1)
 		}},
 
 		// A bad option or argument.
@@ -250,9 +253,6 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
-			if r.pending != "" {
-				t.Skip(r.pending)
-			}
 			checkMisuse(t, r.pkg, r.want, call(t, e, r.call))
 		})
 	}
