@@ -143,6 +143,8 @@ func TestNewValidates(t *testing.T) {
 		_, err := election.New(tc.cli, tc.name, tc.opts...)
 		require.ErrorIs(t, err, tc.want)
 	}
+	_, err := election.New(cli, "e", election.WithTTL(500*time.Millisecond))
+	require.Equal(t, `election: new "e": invalid lease TTL: WithTTL(500ms); use 1s or more (etcd counts lease time in whole seconds)`, err.Error())
 	l, err := lease.Grant(context.Background(), cli, 5*time.Second)
 	require.NoError(t, err)
 	defer l.Close()

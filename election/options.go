@@ -65,7 +65,7 @@ func buildOptions(opts []Option) (options, error) {
 	case o.shared && o.ttlSet:
 		return o, fmt.Errorf("%w: WithTTL and WithLease together; a shared lease has its own TTL (set it at lease.Grant)", ErrInvalidArgument)
 	case o.ttl < time.Second:
-		return o, fmt.Errorf("%w: WithTTL(%v): %w; use 1s or more", ErrInvalidTTL, o.ttl, lease.ErrInvalidTTL)
+		return o, fmt.Errorf("%w: WithTTL(%v); use 1s or more (etcd counts lease time in whole seconds)", ErrInvalidTTL, o.ttl)
 	}
 	if o.logger == nil {
 		o.logger = slog.Default()

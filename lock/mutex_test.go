@@ -29,6 +29,10 @@ func TestValidation(t *testing.T) {
 	require.ErrorIs(t, err, lock.ErrInvalidArgument)
 	_, err = lock.NewMutex(cli, "a", lock.WithTTL(500*time.Millisecond))
 	require.ErrorIs(t, err, lease.ErrInvalidTTL)
+	require.Equal(t, `lock: new mutex "a": invalid lease TTL: WithTTL(500ms); use 1s or more (etcd counts lease time in whole seconds)`, err.Error())
+	nilOpt, err := lock.NewMutex(cli, "a", nil) // a nil option is ignored, as in every coordkit package
+	require.NoError(t, err)
+	require.NoError(t, nilOpt.Close(context.Background()))
 	_, err = lock.NewMutex(cli, "a", lock.WithLease(nil))
 	require.ErrorIs(t, err, lock.ErrInvalidArgument)
 	l, err := lease.Grant(context.Background(), cli, 5*time.Second)

@@ -65,7 +65,9 @@ func buildOptions(op string, cli *clientv3.Client, name string, opts []Option) (
 	}
 	o := &options{ttl: DefaultTTL}
 	for _, opt := range opts {
-		opt(o)
+		if opt != nil {
+			opt(o)
+		}
 	}
 	switch {
 	case o.shared && o.lease == nil:
@@ -73,7 +75,7 @@ func buildOptions(op string, cli *clientv3.Client, name string, opts []Option) (
 	case o.shared && o.ttlSet:
 		return nil, errorf(op, name, "%w: WithTTL and WithLease both given; the shared lease's own TTL applies, drop WithTTL", ErrInvalidArgument)
 	case !o.shared && o.ttl < time.Second:
-		return nil, errorf(op, name, "%w: WithTTL(%v): %w; use 1s or more", ErrInvalidTTL, o.ttl, lease.ErrInvalidTTL)
+		return nil, errorf(op, name, "%w: WithTTL(%v); use 1s or more (etcd counts lease time in whole seconds)", ErrInvalidTTL, o.ttl)
 	}
 	if o.log == nil {
 		o.log = slog.Default()
