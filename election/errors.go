@@ -55,10 +55,16 @@ var (
 	ErrNoLeader = errors.New("no leader")
 
 	// ErrLost is what Term.Err wraps when leadership ended without
-	// Resign: the leader key was deleted or its lease was lost (expired,
-	// revoked, or its keep-alive deadline passed, which lease errors tell
-	// apart through errors.Is).
+	// Resign: the leader key was deleted (the error also wraps
+	// ErrKeyDeleted) or its lease was lost (expired, revoked, or its
+	// keep-alive deadline passed, which lease errors tell apart through
+	// errors.Is).
 	ErrLost = errs.Lost
+
+	// ErrKeyDeleted means the leader key was deleted (by another client,
+	// `etcdctl del`, or the end of its lease) or replaced during the term.
+	// It is the same value as lock.ErrKeyDeleted.
+	ErrKeyDeleted = errs.KeyDeleted
 
 	// ErrReleased is what Term.Err wraps after Resign (or Run's own
 	// step-down).

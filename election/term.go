@@ -127,7 +127,7 @@ func (t *Term) Err() error {
 	case errors.Is(cause, ErrReleased), errors.Is(cause, ErrLost):
 		return cause
 	default:
-		return errorf("term", t.e.name, "%w: key %s: %w", ErrLost, t.key, cause)
+		return errorf("term", t.e.name, "%w: %w", ErrLost, cause)
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/coordkit/coordkit/coordtest"
 	"github.com/coordkit/coordkit/election"
-	"github.com/coordkit/coordkit/internal/keyguard"
 	"github.com/coordkit/coordkit/lease"
+	"github.com/coordkit/coordkit/lock"
 )
 
 func TestTermLostWhenKeyDeleted(t *testing.T) {
@@ -24,6 +24,9 @@ func TestTermLostWhenKeyDeleted(t *testing.T) {
 	require.NoError(t, err)
 	recv(t, a.Done())
 	require.ErrorIs(t, a.Err(), election.ErrLost)
+	require.ErrorIs(t, a.Err(), election.ErrKeyDeleted)
+	require.ErrorIs(t, a.Err(), lock.ErrKeyDeleted, "one value in lock and election")
+	require.Regexp(t, `^election: term "e": lost: key deleted or replaced: e/[0-9a-f]+ deleted at revision \d+$`, a.Err().Error())
 	require.ErrorIs(t, a.Context().Err(), context.Canceled)
 	err = a.Proclaim(ctx, "x")
 	require.ErrorIs(t, err, election.ErrNotHeld)
@@ -44,7 +47,7 @@ func TestTermLostWhenLeaseRevoked(t *testing.T) {
 	err = a.Err()
 	require.ErrorIs(t, err, election.ErrLost)
 	// Whichever the guard saw first: the lease's loss or the key's deletion.
-	if !errors.Is(err, lease.ErrExpired) && !errors.Is(err, keyguard.ErrKeyGone) {
+	if !errors.Is(err, lease.ErrExpired) && !errors.Is(err, election.ErrKeyDeleted) {
 		t.Fatalf("unexpected cause %v", err)
 	}
 	require.NoError(t, a.Resign(ctx))

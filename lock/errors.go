@@ -55,8 +55,9 @@ var (
 	ErrLost = errs.Lost
 
 	// ErrKeyDeleted means the lock key was deleted (by another client,
-	// `etcdctl del`, or the end of its lease) or replaced while held.
-	ErrKeyDeleted = errors.New("lock key deleted or replaced")
+	// `etcdctl del`, or the end of its lease) or replaced while held. It is
+	// the same value as election.ErrKeyDeleted.
+	ErrKeyDeleted = errs.KeyDeleted
 
 	// ErrReleased is what Held.Err returns after Unlock.
 	ErrReleased = errs.Released

@@ -3,7 +3,6 @@ package lock
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -110,9 +109,6 @@ func (h *Held) Err() error {
 	switch {
 	case errors.Is(cause, ErrReleased):
 		return errorf("hold", h.s.name, "%w (Unlock)", ErrReleased)
-	case errors.Is(cause, keyguard.ErrKeyGone):
-		detail := strings.TrimPrefix(cause.Error(), keyguard.ErrKeyGone.Error())
-		return errorf("hold", h.s.name, "%w: %w%s", ErrLost, ErrKeyDeleted, detail)
 	default:
 		return errorf("hold", h.s.name, "%w: %w", ErrLost, cause)
 	}

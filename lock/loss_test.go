@@ -81,6 +81,7 @@ func TestLostWhenKeyDeleted(t *testing.T) {
 	lost := waitLost(t, h)
 	require.ErrorIs(t, lost, lock.ErrLost)
 	require.ErrorIs(t, lost, lock.ErrKeyDeleted)
+	require.Regexp(t, `^lock: hold "deleted": lost: key deleted or replaced: deleted/[0-9a-f]+ deleted at revision \d+$`, lost.Error())
 	require.NoError(t, l.Err(), "the lease lives on")
 
 	hb, err := b.Lock(ctx)

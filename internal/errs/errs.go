@@ -69,6 +69,10 @@ var (
 	// elected (election); nothing is held. Grant or open a new lease, or
 	// let the handle grant its own.
 	LeaseLost = errors.New("lease ended before acquiring")
+	// KeyDeleted: the key a hold or term owned was deleted (by another
+	// client, `etcdctl del`) or replaced by a key of another create
+	// revision. Lost wraps it when that is why the hold or term ended.
+	KeyDeleted = errors.New("key deleted or replaced")
 )
 
 // Members: the etcd member serving the request has stopped.

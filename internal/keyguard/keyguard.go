@@ -5,21 +5,22 @@ package keyguard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/coordkit/coordkit/internal/backoff"
+	"github.com/coordkit/coordkit/internal/errs"
 	"github.com/coordkit/coordkit/internal/etcderr"
 	"github.com/coordkit/coordkit/internal/watchresume"
 	"github.com/coordkit/coordkit/lease"
 )
 
 // ErrKeyGone is the cause of a guard's cancellation when the owned key was
-// deleted, or replaced by a key with another create revision.
-var ErrKeyGone = errors.New("owned key deleted or replaced")
+// deleted, or replaced by a key with another create revision: the shared
+// errs.KeyDeleted that lock and election export as ErrKeyDeleted.
+var ErrKeyGone = errs.KeyDeleted
 
 // Guard returns a context derived from parent that is cancelled, with a
 // cause readable by context.Cause, as soon as any of these happens:
