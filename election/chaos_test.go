@@ -152,6 +152,10 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 	h := newHistory()
 	h.churn.Store(true)
 	opts := []election.Option{election.WithTTL(2 * time.Second), election.WithLogger(slog.New(slog.DiscardHandler))}
+	runOpts := make([]election.RunnerOption, len(opts)) // every Option is a RunnerOption
+	for i, o := range opts {
+		runOpts[i] = o
+	}
 
 	var wg sync.WaitGroup
 	// Candidates 0-2 use Run; 3 and 4 loop on Campaign. 0 and 3 use the
@@ -170,7 +174,7 @@ func TestChaosNeverTwoLeaders(t *testing.T) {
 						h.elected(who, term)
 						h.hold(tctx, who, term)
 					},
-				}, opts...)
+				}, runOpts...)
 			})
 			continue
 		}

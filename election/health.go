@@ -34,8 +34,8 @@ type Health struct {
 // for up to tolerance (at least the retry backoff's 2 s is sensible).
 func NewHealth(tolerance time.Duration) *Health { return &Health{tolerance: tolerance} }
 
-// WithHealth makes Run report its state to h. It has no effect on New.
-func WithHealth(h *Health) Option { return func(o *options) { o.health = h } }
+// WithHealth makes the Runner (or Run) report its state to h.
+func WithHealth(h *Health) RunnerOption { return runnerOnly(func(o *options) { o.health = h }) }
 
 // Check returns nil when the Run loop is healthy, an error wrapping
 // ErrUnhealthy and saying why otherwise. It fits ops.CheckFunc.

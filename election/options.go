@@ -13,8 +13,39 @@ import (
 // replaced after about this long.
 const DefaultTTL = 10 * time.Second
 
-// Option configures New and Run.
+// Option configures New, NewRunner and Run. It is a RunnerOption.
 type Option func(*options)
+
+func (o Option) applyRunner(x *options) {
+	if o != nil {
+		o(x)
+	}
+}
+
+// RunnerOption configures NewRunner and Run: WithHealth and every Option.
+// An option that applies only to a Runner (WithHealth) does not compile in
+// New.
+type RunnerOption interface{ applyRunner(*options) }
+
+// runnerOnly is an option only NewRunner and Run take.
+type runnerOnly func(*options)
+
+func (o runnerOnly) applyRunner(x *options) {
+	if o != nil {
+		o(x)
+	}
+}
+
+// runnerOptions turns a Runner's options into the Options New builds from.
+func runnerOptions(opts []RunnerOption) []Option {
+	out := make([]Option, 0, len(opts))
+	for _, opt := range opts {
+		if opt != nil {
+			out = append(out, opt.applyRunner)
+		}
+	}
+	return out
+}
 
 type options struct {
 	ttl       time.Duration

@@ -39,7 +39,7 @@ type Callbacks struct {
 // Run campaigns in election name with value until ctx ends: it is
 // NewRunner(cli, name, value, cb, opts...).Run(ctx), for callers that need
 // no Runner to ask IsLeader or Term.
-func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) error {
+func Run(ctx context.Context, cli *clientv3.Client, name, value string, cb Callbacks, opts ...RunnerOption) error {
 	r, err := newRunner("run", cli, name, value, cb, opts)
 	if err != nil {
 		return err
@@ -64,12 +64,12 @@ type Runner struct {
 // NewRunner checks its arguments and returns a Runner; nothing is sent
 // until Run. Errors wrap ErrInvalidArgument, ErrInvalidName, ErrInvalidTTL
 // or ErrValueTooLarge.
-func NewRunner(cli *clientv3.Client, name, value string, cb Callbacks, opts ...Option) (*Runner, error) {
+func NewRunner(cli *clientv3.Client, name, value string, cb Callbacks, opts ...RunnerOption) (*Runner, error) {
 	return newRunner("new runner", cli, name, value, cb, opts)
 }
 
-func newRunner(op string, cli *clientv3.Client, name, value string, cb Callbacks, opts []Option) (*Runner, error) {
-	e, err := newElection(op, cli, name, opts)
+func newRunner(op string, cli *clientv3.Client, name, value string, cb Callbacks, opts []RunnerOption) (*Runner, error) {
+	e, err := newElection(op, cli, name, runnerOptions(opts))
 	if err != nil {
 		return nil, err
 	}

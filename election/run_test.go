@@ -25,7 +25,7 @@ type runner struct {
 	log []string // "elected" and "demoted", in call order
 }
 
-func startRun(t *testing.T, ctx context.Context, cli *clientv3.Client, name, value string, opts ...election.Option) *runner {
+func startRun(t *testing.T, ctx context.Context, cli *clientv3.Client, name, value string, opts ...election.RunnerOption) *runner {
 	r := &runner{
 		elected: make(chan *election.Term, 100),
 		demoted: make(chan struct{}, 100),
