@@ -6,7 +6,7 @@
 // deleted, its lease expired or revoked, or no keep-alive confirmed before
 // the lease's deadline (counted from when the keep-alive was sent, so the
 // signal comes no later than etcd can expire the lease) — and Term.Err says
-// why. Term.Token is a fencing token that grows with every term, and
+// why. Term.Token is a fencing token, and
 // Term.Do and Term.Txn (or kv's Store.Fenced(term)) write only while the
 // term leads. A Runner wraps this into a supervised loop that re-campaigns
 // after every loss until its context ends, and says whether it leads

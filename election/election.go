@@ -90,9 +90,8 @@ func (e *Election) candidateKey(id clientv3.LeaseID) string {
 //
 // Without WithLease each Campaign grants a lease of the election's TTL and
 // keeps it alive; the lease ends with the Term (or with the Campaign, if it
-// fails). Campaign never returns a Term whose lease or key is already gone:
-// if the candidacy ends while waiting, it returns an error wrapping
-// ErrLeaseLost, and it re-checks key and lease just before returning.
+// fails). If the candidacy ends while waiting, Campaign returns an error
+// wrapping ErrLeaseLost (the package doc's first guarantee).
 //
 // With WithLease, a candidate key the lease already has in the election is
 // resumed, as etcd's ResumeElection does: a process that restarted and

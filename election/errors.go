@@ -34,9 +34,8 @@ var (
 
 	// ErrLeaseLost means Campaign gave up because its candidacy ended
 	// while it waited: its lease expired, was revoked or passed its
-	// keep-alive deadline, or its candidate key was deleted. Campaign never
-	// returns a Term in that case. Campaign again; without WithLease a new
-	// lease is granted.
+	// keep-alive deadline, or its candidate key was deleted. Campaign again;
+	// without WithLease a new lease is granted.
 	ErrLeaseLost = errs.LeaseLost
 
 	// ErrDuplicateCandidate means the candidate key of the lease given with

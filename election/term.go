@@ -84,9 +84,9 @@ func (t *Term) release(stopGuard context.CancelFunc) {
 }
 
 // Token is the term's fencing token: the create revision of the leader key.
-// Each new term of an election has a larger Token than every earlier one,
-// so storage that remembers the largest Token it has seen can refuse a
-// deposed leader's writes.
+// Tokens strictly increase from term to term (see the package doc), so
+// storage that remembers the largest Token it has seen can refuse a deposed
+// leader's writes.
 func (t *Term) Token() int64 { return t.rev }
 
 // Key is the leader key, name + "/" + hex lease ID.

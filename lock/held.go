@@ -47,10 +47,10 @@ func newHeld(s *session, l *lease.Lease, key string, rev int64) *Held {
 	return h
 }
 
-// Token is the fencing token: the lock key's create revision. Successive
-// holders of a Mutex (or writers of an RWMutex) get strictly increasing
-// tokens, so a resource outside etcd can refuse a request carrying a token
-// lower than one it has already seen.
+// Token is the fencing token: the lock key's create revision, strictly
+// increasing across holders (see the package doc), so a resource outside
+// etcd can refuse a request carrying a token lower than one it has already
+// seen.
 func (h *Held) Token() int64 { return h.rev }
 
 // Key is the lock key, as `etcdctl lock` prints it.

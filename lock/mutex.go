@@ -76,8 +76,8 @@ func (m *Mutex) Name() string { return m.name }
 
 // Lock waits until the lock is held, ctx ends, or the lease ends, whichever
 // comes first. If ctx ends or the lease is lost while waiting, the waiter
-// key is removed and the error wraps ctx's error or ErrLeaseLost; no
-// acquisition is ever reported once the lease may have expired.
+// key is removed and the error wraps ctx's error or ErrLeaseLost (see the
+// package doc, "Waiters that notice their own death").
 func (m *Mutex) Lock(ctx context.Context) (*Held, error) {
 	if err := m.q.s.closedErr(); err != nil {
 		return nil, err // not behind a hold that Close already released
