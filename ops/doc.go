@@ -5,9 +5,10 @@
 // (SaveSnapshot, SaveSnapshotFile, VerifySnapshotFile), and health checks
 // with http.Handlers for liveness and readiness probes (Check, Handler).
 //
-// The root coordkit package wraps these for embedded nodes and adds what
-// needs etcd's server: starting a node from a snapshot. Like every
-// client-side package, ops never imports etcd's server.
+// Package node wraps these for embedded members (Node.SaveSnapshotFile,
+// Node.RecoverNoSpace, Node.ReadinessHandler) and adds what needs etcd's
+// server: starting a member from a snapshot (node.StartFromSnapshot). Like
+// every client-side package, ops never imports etcd's server.
 //
 // Guarantees:
 //   - Every coordkit write refused because the database is full wraps
