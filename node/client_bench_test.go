@@ -136,3 +136,60 @@ func BenchmarkWatchAlternated(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNodeClientOverV3Client alternates Node.Client() and etcd's
+// v3client on the same node in one run, for the calls the gate sits in
+// front of: the gate must cost nothing measurable.
+func BenchmarkNodeClientOverV3Client(b *testing.B) {
+	n := coordtest.NewNode(b, coordtest.WithFsync())
+	raw := v3client.New(n.Etcd().Server)
+	b.Cleanup(func() { raw.Close() })
+	ctx := context.Background()
+	lr, err := raw.Grant(ctx, 60)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ops := map[string]func(cli *clientv3.Client, i int) error{
+		"put": func(cli *clientv3.Client, i int) error {
+			_, err := cli.Put(ctx, fmt.Sprintf("bench/put/%d", i%1024), "value")
+			return err
+		},
+		"get-serializable": func(cli *clientv3.Client, i int) error {
+			_, err := cli.Get(ctx, "bench/put/1", clientv3.WithSerializable())
+			return err
+		},
+		"keepalive-once": func(cli *clientv3.Client, i int) error {
+			_, err := cli.KeepAliveOnce(ctx, lr.ID)
+			return err
+		},
+	}
+	for _, name := range []string{"put", "get-serializable", "keepalive-once"} {
+		op := ops[name]
+		b.Run(name, func(b *testing.B) {
+			slice := max(1, b.N/16)
+			var nodeT, rawT time.Duration
+			run := func(cli *clientv3.Client, from, count int) time.Duration {
+				start := time.Now()
+				for i := from; i < from+count; i++ {
+					if err := op(cli, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(start)
+			}
+			for done, turn := 0, 0; done < b.N; done, turn = done+slice, turn+1 {
+				count := min(slice, b.N-done)
+				if turn%2 == 0 {
+					nodeT += run(n.Client(), done, count)
+					rawT += run(raw, done, count)
+				} else {
+					rawT += run(raw, done, count)
+					nodeT += run(n.Client(), done, count)
+				}
+			}
+			b.ReportMetric(float64(nodeT.Nanoseconds())/float64(b.N), "node-client-ns/op")
+			b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "v3client-ns/op")
+			b.ReportMetric(rawT.Seconds()/nodeT.Seconds(), "node-client/v3client")
+		})
+	}
+}
