@@ -171,7 +171,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case e.opts.shared && e.opts.lease.Err() != nil:
-			return errorf("run", name, "%w", err)
+			return err // Campaign's own: "election: campaign ...", the prefix once
 		default:
 			log.Warn("election: campaign failed; retrying", "err", err, "attempt", retry.Attempts()+1)
 		}

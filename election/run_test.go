@@ -2,6 +2,7 @@ package election_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +182,7 @@ func TestRunWithLostSharedLeaseReturns(t *testing.T) {
 	err = recv(t, r.done)
 	require.ErrorIs(t, err, election.ErrLeaseLost)
 	require.ErrorIs(t, err, lease.ErrRevoked)
+	require.Equal(t, 1, strings.Count(err.Error(), "election: "), "the prefix once: %q", err)
 	r.done <- nil
 }
 
