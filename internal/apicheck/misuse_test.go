@@ -344,6 +344,8 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"election.ErrLost", election.ErrLost, errs.Lost},
 		{"election.ErrReleased", election.ErrReleased, errs.Released},
 		{"election.ErrLeaseLost", election.ErrLeaseLost, errs.LeaseLost},
+		{"lock.ErrKeyDeleted", lock.ErrKeyDeleted, errs.KeyDeleted},
+		{"election.ErrKeyDeleted", election.ErrKeyDeleted, errs.KeyDeleted},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s is not the shared %q", c.name, c.want)
@@ -373,5 +375,8 @@ func checkMisuse(t *testing.T, pkg string, want, err error) {
 	require.True(t, strings.HasPrefix(msg, prefix), "want the %q prefix first: %q", prefix, msg)
 	require.Equal(t, 1, strings.Count(msg, prefix), "want the %q prefix once: %q", prefix, msg)
 	require.NotContains(t, msg, prefix+prefix)
+	// The sentinel says itself once, as one ": "-separated part: not
+	// "invalid lease TTL: WithTTL(500ms): invalid lease TTL".
+	require.Equal(t, 1, strings.Count(": "+msg, ": "+want.Error()), "want the sentinel's text once: %q", msg)
 	require.False(t, errors.Is(err, errs.UnknownOutcome) && errors.Is(err, errs.Rejected), "a write is rejected or of unknown outcome, not both: %q", msg)
 }
