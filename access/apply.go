@@ -60,7 +60,9 @@ func Apply(ctx context.Context, cli *clientv3.Client, spec Spec, opts ...Option)
 	defer wrap(&err, "apply")
 	var o options
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if err := spec.validate(); err != nil {
 		return Report{}, err

@@ -39,7 +39,9 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	}
 	o := defaults()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	c := startCluster(t, n, &o)
 	eps := make([]string, n)

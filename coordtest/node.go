@@ -30,7 +30,9 @@ func NewNode(t testing.TB, opts ...Option) *Node {
 	skipIfExternal(t, "coordtest.NewNode")
 	o := defaults()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	cfg := o.nodeConfig("node0")
 	cfg.Logger = newTestLog(t, o.level)

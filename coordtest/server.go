@@ -46,7 +46,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	o := defaults()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	s := &Server{}
 	bin := externalBinary()

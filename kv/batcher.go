@@ -133,7 +133,9 @@ func WithTxnTimeout(d time.Duration) BatcherOption {
 func (s *Store[T]) Batcher(opts ...BatcherOption) (*Batcher[T], error) {
 	o := batcherOptions{maxOps: DefaultMaxBatch, maxInFlight: DefaultMaxInFlight, timeout: 5 * time.Second}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if o.err != nil {
 		return nil, o.err

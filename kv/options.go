@@ -149,7 +149,9 @@ func AtRevision(rev int64) ReadOption {
 func readOpts(opts []ReadOption) (readOptions, error) {
 	var o readOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	return o, o.err
 }
@@ -179,7 +181,9 @@ func WithLease(id clientv3.LeaseID) PutOption {
 func putOpts(opts []PutOption) (putOptions, error) {
 	var o putOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	return o, o.err
 }

@@ -34,7 +34,9 @@ type Store[T any] struct {
 func New[T any](cli *clientv3.Client, prefix string, opts ...Option) (*Store[T], error) {
 	o := defaultOptions()
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if o.err != nil {
 		return nil, o.err

@@ -158,7 +158,9 @@ func (w *Watcher[T]) Err() error {
 func (s *Store[T]) Watch(ctx context.Context, opts ...WatchOption) (*Watcher[T], error) {
 	var o watchOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if o.err != nil {
 		return nil, o.err

@@ -40,7 +40,9 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 	}
 	var o recoverOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	var out Reclaimed
 	endpoints := cli.Endpoints()

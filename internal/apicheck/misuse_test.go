@@ -258,6 +258,74 @@ func TestSameMisuseSameErrorEverywhere(t *testing.T) {
 	}
 }
 
+// A nil option is ignored by every package: never a panic, never an error.
+func TestNilOptionIsIgnoredEverywhere(t *testing.T) {
+	n := coordtest.NewNode(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := &env{ctx: ctx, cli: n.Client()}
+	for _, r := range []struct {
+		name string
+		call func(t *testing.T, e *env) error
+	}{
+		{"kv", func(t *testing.T, e *env) error {
+			s, err := kv.New[int](e.cli, "nilopt", nil)
+			require.NoError(t, err)
+			_, err = s.Put(e.ctx, "k", 1, nil)
+			require.NoError(t, err)
+			_, err = s.Get(e.ctx, "k", nil)
+			require.NoError(t, err)
+			w, err := s.Watch(e.ctx, nil)
+			require.NoError(t, err)
+			w.Close()
+			b, err := s.Batcher(nil)
+			require.NoError(t, err)
+			return b.Close(e.ctx)
+		}},
+		{"lease", func(t *testing.T, e *env) error {
+			l, err := lease.Grant(e.ctx, e.cli, 5*time.Second, nil)
+			require.NoError(t, err)
+			return l.Revoke(e.ctx)
+		}},
+		{"lock", func(t *testing.T, e *env) error {
+			m, err := lock.NewMutex(e.cli, "nilopt", nil)
+			require.NoError(t, err)
+			return m.Close(e.ctx)
+		}},
+		{"election", func(t *testing.T, e *env) error {
+			_, err := election.New(e.cli, "nilopt", nil)
+			require.NoError(t, err)
+			_, err = election.NewRunner(e.cli, "nilopt", "v", election.Callbacks{}, nil)
+			return err
+		}},
+		{"discovery", func(t *testing.T, e *env) error {
+			w, err := discovery.Watch(e.ctx, e.cli, "nilopt", nil)
+			require.NoError(t, err)
+			w.Close()
+			return nil
+		}},
+		{"ops", func(t *testing.T, e *env) error {
+			_, err := ops.RecoverNoSpace(e.ctx, n.NewClient(t), nil)
+			return err
+		}},
+		{"access", func(t *testing.T, e *env) error {
+			_, err := access.Apply(e.ctx, nil, access.Spec{}, nil)
+			require.ErrorIs(t, err, errs.InvalidArgument) // the nil client, not the option
+			return nil
+		}},
+		{"tlsconfig", func(t *testing.T, _ *env) error {
+			ca, err := tlsconfig.NewCA(t.TempDir(), nil)
+			require.NoError(t, err)
+			f, err := ca.IssueServer("n1", "127.0.0.1")
+			require.NoError(t, err)
+			_, err = tlsconfig.Server(f, nil)
+			return err
+		}},
+	} {
+		t.Run(r.name, func(t *testing.T) { require.NoError(t, call(t, e, r.call)) })
+	}
+}
+
 // A kv write through the in-process client of a member that stopped is
 // typed: ErrMemberStopped, and ErrRejected since it was never sent.
 func TestWriteThroughStoppedMemberIsTyped(t *testing.T) {
