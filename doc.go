@@ -33,14 +33,17 @@
 //   - node: an etcd member embedded in your process, alone or as one member
 //     of a cluster, with an in-process client, joins, snapshots, NOSPACE
 //     recovery and health probes.
-//   - kv: a typed store over a key prefix: CAS, consistent lists, and
-//     watches that resume across failures instead of going quiet.
+//   - kv: a typed store over a key prefix: CAS, consistent lists, watches
+//     that resume across failures instead of going quiet, and writes fenced
+//     by a lock hold or a leadership term (Store.Fenced).
 //   - lease: managed leases whose loss is reported before etcd can expire
-//     them.
+//     them; one lease can back a process's locks, candidacies and
+//     registrations under one contract, and be taken back after a restart.
 //   - lock: fenced mutexes, read-write locks and semaphores, interoperable
 //     with `etcdctl lock`.
-//   - election: campaigns, terms with fencing tokens, Observe and a
-//     supervised Run loop, interoperable with `etcdctl elect`.
+//   - election: campaigns, terms with fencing tokens and fenced writes (the
+//     methods of a lock hold), Observe and a supervised Runner that says
+//     whether it leads, interoperable with `etcdctl elect`.
 //   - discovery: self-healing registrations, cached watchers, pickers and a
 //     gRPC resolver.
 //   - ops: snapshots, recovery from a full database (NOSPACE), health
