@@ -44,7 +44,8 @@ import (
 //   - A txn whose outcome is unknown is never re-sent (see the package
 //     guarantees): each of its callers gets ErrUnknownOutcome.
 //   - A write whose context ends while it is still queued is withdrawn and
-//     never sent (its result says "not sent", wrapping the context's error).
+//     never sent (its result wraps ErrRejected, "not sent", and the
+//     context's error).
 type Batcher[T any] struct {
 	s           *Store[T]
 	maxOps      int

@@ -23,8 +23,9 @@
 //     ErrUnknownOutcome, and the caller reads the key to learn whether it
 //     applied. Only definite rejections (the compare of a txn failing, etcd
 //     refusing before applying) are retried, by Update and the Batcher. A
-//     write on a closed client, or on the in-process client of a stopped
-//     member, is not sent at all: ErrRejected.
+//     write whose context ended before it went out, on a closed client, or
+//     on the in-process client of a stopped member, is not sent at all:
+//     ErrRejected.
 //   - List is one consistent snapshot of a prefix of any size (see
 //     Store.List).
 //   - A Watcher never ends silently while its context lives, and loses and

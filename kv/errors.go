@@ -106,9 +106,10 @@ func readErr(op, key string, rev int64, err error) error {
 }
 
 // notSent is the error for a write whose context ended before it was sent:
-// definitely not applied.
+// definitely not applied, so a rejection (as lock's and election's fenced
+// writes say it).
 func notSent(op, key string, ctx context.Context) error {
-	return fmt.Errorf("kv: %s %q: not sent: %w", op, key, context.Cause(ctx))
+	return fmt.Errorf("kv: %s %q: %w: not sent: %w", op, key, ErrRejected, context.Cause(ctx))
 }
 
 // unsent says why a write about to be sent on cli cannot go out: ctx ended,

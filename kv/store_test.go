@@ -420,6 +420,38 @@ func TestCallsAcceptContextWithOutgoingMetadata(t *testing.T) {
 	require.True(t, existed)
 }
 
+// A write whose context has ended is not sent: ErrRejected (definitely not
+// applied, as lock's and election's fenced writes say it), with the
+// context's error, never ErrUnknownOutcome.
+func TestWriteWithEndedContextIsRejected(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	s, err := kv.New[int](n.Client(), "ended")
+	require.NoError(t, err)
+	_, err = s.Put(ctxT(t), "a", 1)
+	require.NoError(t, err)
+	b, err := s.Batcher()
+	require.NoError(t, err)
+	defer b.Close(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, write := range map[string]func() error{
+		"Put":            func() error { _, err := s.Put(ctx, "a", 2); return err },
+		"Create":         func() error { _, err := s.Create(ctx, "b", 2); return err },
+		"Delete":         func() error { _, _, err := s.Delete(ctx, "a"); return err },
+		"CompareAndSwap": func() error { _, err := s.CompareAndSwap(ctx, "a", 1, 2); return err },
+		"Batcher.Put":    func() error { _, err := b.Put(ctx, "a", 2); return err },
+	} {
+		err := write()
+		require.ErrorIs(t, err, kv.ErrRejected, name)
+		require.ErrorIs(t, err, context.Canceled, name)
+		require.NotErrorIs(t, err, kv.ErrUnknownOutcome, name)
+	}
+	e, err := s.Get(ctxT(t), "a")
+	require.NoError(t, err)
+	require.Equal(t, 1, e.Value, "nothing was written")
+}
+
 // A member without a leader refuses writes at once: every write reports
 // ErrRejected (definitely not applied), never ErrUnknownOutcome.
 func TestWriteToLeaderlessMemberIsRejected(t *testing.T) {
