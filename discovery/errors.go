@@ -56,8 +56,9 @@ var (
 
 	// ErrKeyDeleted is why a Registration was lost when someone deleted
 	// its key (etcdctl del, a cleanup script): the registration puts it
-	// back.
-	ErrKeyDeleted = errors.New("registration key deleted")
+	// back. It is the same value as lock.ErrKeyDeleted and
+	// election.ErrKeyDeleted.
+	ErrKeyDeleted = errs.KeyDeleted
 
 	// ErrTakenOver means the registration key is held by another lease:
 	// another live process registered the same service and ID. IDs must

@@ -414,6 +414,7 @@ func TestSharedSentinelsAreOneValue(t *testing.T) {
 		{"election.ErrLeaseLost", election.ErrLeaseLost, errs.LeaseLost},
 		{"lock.ErrKeyDeleted", lock.ErrKeyDeleted, errs.KeyDeleted},
 		{"election.ErrKeyDeleted", election.ErrKeyDeleted, errs.KeyDeleted},
+		{"discovery.ErrKeyDeleted", discovery.ErrKeyDeleted, errs.KeyDeleted},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s is not the shared %q", c.name, c.want)

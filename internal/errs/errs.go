@@ -69,9 +69,9 @@ var (
 	// elected (election); nothing is held. Grant or open a new lease, or
 	// let the handle grant its own.
 	LeaseLost = errors.New("lease ended before acquiring")
-	// KeyDeleted: the key a hold or term owned was deleted (by another
-	// client, `etcdctl del`) or replaced by a key of another create
-	// revision. Lost wraps it when that is why the hold or term ended.
+	// KeyDeleted: the key a hold, term or registration owned was deleted
+	// (by another client, `etcdctl del`) or replaced by a key of another
+	// create revision. Lost wraps it when that is why a hold or term ended.
 	KeyDeleted = errors.New("key deleted or replaced")
 )
 
