@@ -2,6 +2,8 @@ package discovery_test
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -107,6 +109,7 @@ func TestCallersLeaseLossEndsItsRegistrations(t *testing.T) {
 		require.Equal(t, l.ID(), end.Lease)
 		require.ErrorIs(t, end.Err, discovery.ErrLost)
 		require.ErrorIs(t, end.Err, lease.ErrExpired, "the lease's own error")
+		require.Equal(t, "discovery: registration "+reg.Key()+": lost: lease: "+fmt.Sprintf("%x", int64(l.ID()))+": expired or revoked elsewhere", end.Err.Error())
 		require.Equal(t, discovery.Ended, reg.State())
 		require.ErrorIs(t, reg.Err(), discovery.ErrLost)
 		err := reg.Update(ctx, func(i *discovery.Instance) { i.Version = "v2" })
@@ -213,6 +216,7 @@ func TestDeletedKeyComesBack(t *testing.T) {
 
 	lost := waitState(t, reg, discovery.Lost)
 	require.ErrorIs(t, lost.Err, discovery.ErrKeyDeleted)
+	require.Regexp(t, `^discovery: registration `+regexp.QuoteMeta(reg.Key())+`: key deleted or replaced: `, lost.Err.Error())
 	back := waitState(t, reg, discovery.Registered)
 	require.Greater(t, back.Revision, del.Header.Revision)
 	require.Equal(t, first.Lease, back.Lease, "the lease is still good: only the key is re-put")

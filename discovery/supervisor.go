@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -268,7 +269,7 @@ func (r *Registration) recoverShared() {
 // end is the lease group telling that the caller's lease was lost: the
 // registration ends for good.
 func (r *Registration) end(cause error) {
-	err := fmt.Errorf("%w: lease %x: %w", ErrLost, int64(r.group.l.ID()), cause)
+	err := r.stateErr(fmt.Errorf("%w: %w", ErrLost, cause)) // cause names the lease
 	r.sig.Lock()
 	if r.closing || r.ended {
 		r.sig.Unlock()
@@ -287,9 +288,20 @@ func (r *Registration) end(cause error) {
 	r.log.Warn("discovery: registration ended: its lease was lost; register again on a new lease", "key", r.key, "err", err)
 }
 
+// stateErr is err as Err and States report it: in the package's message
+// shape, `discovery: registration <key>: ...`, as lock.Held.Err and
+// election.Term.Err are.
+func (r *Registration) stateErr(err error) error {
+	if err == nil || strings.HasPrefix(err.Error(), "discovery: ") {
+		return err
+	}
+	return fmt.Errorf("discovery: registration %s: %w", r.key, err)
+}
+
 // setState records c unless the registration ended (or closed: states
 // ignores everything after Closed).
 func (r *Registration) setState(c StateChange) bool {
+	c.Err = r.stateErr(c.Err)
 	r.sig.Lock()
 	defer r.sig.Unlock()
 	if r.ended {
