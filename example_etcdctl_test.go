@@ -74,7 +74,7 @@ func Example_fromEtcdctl() {
 	must(held.Unlock(ctx))
 	must(m.Close(ctx))
 	// etcdctl lock mylock echo lock acquired  (run a command under the lock)
-	must(lock.Run(ctx, cli, "mylock", func(ctx context.Context, token int64) error {
+	must(lock.Run(ctx, cli, "mylock", func(ctx context.Context, _ *lock.Held) error {
 		fmt.Println("lock acquired")
 		return nil
 	}))

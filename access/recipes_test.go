@@ -69,7 +69,7 @@ func TestRecipesRunWithTheHelpersPermissionsOnly(t *testing.T) {
 	})
 
 	t.Run("lock", func(t *testing.T) {
-		require.NoError(t, lock.Run(ctx, cli, "jobs/nightly", func(context.Context, int64) error { return nil }))
+		require.NoError(t, lock.Run(ctx, cli, "jobs/nightly", func(context.Context, *lock.Held) error { return nil }))
 		rw, err := lock.NewRWMutex(cli, "jobs/rw")
 		require.NoError(t, err)
 		h, err := rw.RLock(ctx)
@@ -82,7 +82,7 @@ func TestRecipesRunWithTheHelpersPermissionsOnly(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, h.Unlock(ctx))
 		require.NoError(t, sem.Close(ctx))
-		err = lock.Run(ctx, cli, "jobs/other", func(context.Context, int64) error { return nil })
+		err = lock.Run(ctx, cli, "jobs/other", func(context.Context, *lock.Held) error { return nil })
 		require.ErrorIs(t, err, rpctypes.ErrPermissionDenied)
 	})
 

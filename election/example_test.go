@@ -170,7 +170,7 @@ func ExampleRun() {
 	// Output:
 	// elected as worker-1
 	// demoted
-	// Run returned: context canceled
+	// Run returned: election: run "reconciler": context canceled
 }
 
 // One lease can carry a process's candidacies in several elections, and
@@ -269,7 +269,7 @@ func ExampleRunner() {
 	// leading before Run: false
 	// leading: true
 	// leading after demotion: false
-	// Run returned: context canceled
+	// Run returned: election: run "reconciler": context canceled
 }
 
 // A leader that restarts (here: a second client, as a new process would

@@ -110,8 +110,8 @@ func (r *Runner) Term() *Term {
 // lease: a lease Run granted is no longer renewed; a lease given with
 // WithLease is the caller's to revoke.
 //
-// Run returns ctx's error once ctx has ended and every callback has
-// returned. It returns earlier only for invalid arguments, or with an
+// Run returns an error wrapping ctx's error once ctx has ended and every
+// callback has returned (errors.Is(err, context.Canceled), as lock.Run). It returns earlier only for invalid arguments, or with an
 // error wrapping ErrLeaseLost when the lease given with WithLease is
 // lost (Run cannot replace a lease it does not own).
 func (r *Runner) Run(ctx context.Context) (err error) {
@@ -150,7 +150,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 				e.opts.health.campaigned(nil, err) // no campaign until it succeeds
 				log.Warn("election: resign still failing; campaigning again once it succeeds", "key", unresigned.Key(), "err", err)
 				if retry.Wait(ctx) != nil {
-					return ctx.Err()
+					return errorf("run", name, "%w", ctx.Err())
 				}
 				continue
 			}
@@ -169,14 +169,14 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			}
 			e.opts.health.demoted()
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return errorf("run", name, "%w", ctx.Err())
 		case e.opts.shared && e.opts.lease.Err() != nil:
 			return err // Campaign's own: "election: campaign ...", the prefix once
 		default:
 			log.Warn("election: campaign failed; retrying", "err", err, "attempt", retry.Attempts()+1)
 		}
 		if retry.Wait(ctx) != nil {
-			return ctx.Err()
+			return errorf("run", name, "%w", ctx.Err())
 		}
 	}
 }

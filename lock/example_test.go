@@ -70,8 +70,8 @@ func ExampleRun() {
 	}
 	defer node.Close()
 
-	err = lock.Run(context.Background(), node.Client(), "backup", func(ctx context.Context, token int64) error {
-		fmt.Println("backing up; fencing token is positive:", token > 0)
+	err = lock.Run(context.Background(), node.Client(), "backup", func(ctx context.Context, held *lock.Held) error {
+		fmt.Println("backing up; fencing token is positive:", held.Token() > 0)
 		return nil
 	})
 	fmt.Println("done:", err)

@@ -44,7 +44,7 @@ func TestValidation(t *testing.T) {
 	require.ErrorIs(t, err, lock.ErrInvalidName)
 	_, err = lock.NewSemaphore(cli, "s", 0)
 	require.ErrorIs(t, err, lock.ErrInvalidLimit)
-	err = lock.Run(context.Background(), cli, "", func(context.Context, int64) error { return nil })
+	err = lock.Run(context.Background(), cli, "", func(context.Context, *lock.Held) error { return nil })
 	require.ErrorIs(t, err, lock.ErrInvalidName)
 
 	// A name at the limit works end to end.
@@ -254,14 +254,14 @@ func TestDo(t *testing.T) {
 	cli := n.Client()
 	ctx := ctxFor(t)
 	var token int64
-	err := lock.Run(ctx, cli, "do", func(ctx context.Context, tok int64) error {
-		token = tok
+	err := lock.Run(ctx, cli, "do", func(ctx context.Context, held *lock.Held) error {
+		token = held.Token()
 		keys := keysUnder(t, cli, "do/")
 		if len(keys) != 1 {
 			return fmt.Errorf("keys %v", keys)
 		}
 		h := lock.HeldFrom(ctx)
-		if h == nil || h.Token() != tok || h.Key() != keys[0] {
+		if h != held || h.Key() != keys[0] {
 			return fmt.Errorf("HeldFrom gave %+v", h)
 		}
 		_, err := h.Do(ctx, clientv3.OpPut("do-result", "done"))
@@ -277,12 +277,12 @@ func TestDo(t *testing.T) {
 
 	// fn's error comes back; the lock is released anyway.
 	boom := fmt.Errorf("boom")
-	err = lock.Run(ctx, cli, "do", func(context.Context, int64) error { return boom })
+	err = lock.Run(ctx, cli, "do", func(context.Context, *lock.Held) error { return boom })
 	require.ErrorIs(t, err, boom)
 	require.Empty(t, keysUnder(t, cli, "do/"))
 
 	// A loss cancels fn's context and is reported.
-	err = lock.Run(ctx, cli, "do", func(fctx context.Context, tok int64) error {
+	err = lock.Run(ctx, cli, "do", func(fctx context.Context, _ *lock.Held) error {
 		keys := keysUnder(t, cli, "do/")
 		if _, err := cli.Delete(ctx, keys[0]); err != nil {
 			return err

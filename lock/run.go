@@ -8,15 +8,16 @@ import (
 )
 
 // Run runs fn while holding the lock called name, then unlocks: the library
-// form of `etcdctl lock name <command>`. fn gets the fencing token and a
-// context that is cancelled if ctx ends or the hold is lost, with the
-// reason as its cause; fn should stop promptly then. For fenced etcd
-// writes, HeldFrom(ctx) returns the hold (Held.Do, Held.Txn).
+// form of `etcdctl lock name <command>`. fn gets the hold, as
+// election.Callbacks.OnElected gets its Term: its Token, and the fenced
+// writes (Held.Do, Held.Txn, kv's Store.Fenced). fn's context is cancelled
+// if ctx ends or the hold is lost, with the reason as its cause; fn should
+// stop promptly then. HeldFrom(ctx) returns the same hold from that context.
 //
 // Run grants a lease for this run (WithTTL) or uses WithLease. Its error
 // joins fn's error, an error wrapping ErrLost if the hold was lost before
 // fn returned, and any unlock failure.
-func Run(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx context.Context, token int64) error, opts ...Option) (err error) {
+func Run(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx context.Context, held *Held) error, opts ...Option) (err error) {
 	if fn == nil {
 		return errorf("run", name, "%w: nil function; pass the work to do while holding the lock", ErrInvalidArgument)
 	}
@@ -46,7 +47,7 @@ func Run(ctx context.Context, cli *clientv3.Client, name string, fn func(ctx con
 	defer cancel(nil)
 	stop := context.AfterFunc(h.Context(), func() { cancel(h.Err()) })
 	defer stop()
-	ferr := fn(fctx, h.Token())
+	ferr := fn(fctx, h)
 	return errors.Join(ferr, h.Err())
 }
 

@@ -116,10 +116,10 @@ func run() error {
 		return err
 	}
 
-	// Do: run a function while holding the lock, like
+	// Run: run a function while holding the lock, like
 	// `etcdctl lock demo/report ./make-report.sh`.
-	err = lock.Run(ctx, cli, "demo/report", func(ctx context.Context, token int64) error {
-		fmt.Printf("making the report under the lock, token %d\n", token)
+	err = lock.Run(ctx, cli, "demo/report", func(ctx context.Context, held *lock.Held) error {
+		fmt.Printf("making the report under the lock, token %d\n", held.Token())
 		return nil
 	}, lock.WithTTL(5*time.Second))
 	if err != nil {
