@@ -168,7 +168,7 @@ func (g *registry) apply(u watchresume.Update) {
 			for ; r != nil; r = r.next {
 				// Listed, and not created again since the put: still there.
 				if p := r.putRev.Load(); p <= u.Revision && !(listed[key] != 0 && listed[key] <= p) {
-					r.keyGone(fmt.Errorf("%w: %s is missing from a listing at revision %d (the watch history was compacted)", ErrKeyDeleted, key, u.Revision), u.Revision)
+					r.keyGone(fmt.Errorf("%w: missing from a listing at revision %d (the watch history was compacted)", ErrKeyDeleted, u.Revision), u.Revision)
 				}
 			}
 		}
@@ -179,7 +179,7 @@ func (g *registry) apply(u watchresume.Update) {
 		}
 		for r := g.regs[string(ev.Kv.Key)]; r != nil; r = r.next {
 			if ev.Kv.ModRevision > r.putRev.Load() {
-				r.keyGone(fmt.Errorf("%w: %s deleted at revision %d", ErrKeyDeleted, ev.Kv.Key, ev.Kv.ModRevision), ev.Kv.ModRevision)
+				r.keyGone(fmt.Errorf("%w: deleted at revision %d", ErrKeyDeleted, ev.Kv.ModRevision), ev.Kv.ModRevision)
 			}
 		}
 	}

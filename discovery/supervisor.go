@@ -368,7 +368,7 @@ func (r *Registration) register(ctx context.Context) error {
 			return fmt.Errorf("read %s back: %w", r.key, err)
 		}
 		if len(got.Kvs) == 0 || got.Kvs[0].CreateRevision > resp.Header.Revision {
-			return fmt.Errorf("%w: %s, right after the put at revision %d", ErrKeyDeleted, r.key, resp.Header.Revision)
+			return fmt.Errorf("%w: right after the put at revision %d", ErrKeyDeleted, resp.Header.Revision)
 		}
 	}
 	r.leaseID = id

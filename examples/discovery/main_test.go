@@ -19,7 +19,7 @@ func TestDiscoveryRuns(t *testing.T) {
 		"6 calls served by: alpha alpha alpha beta beta beta",
 		"beta drains, deregisters and stops",
 		"6 calls served by: alpha alpha alpha alpha alpha alpha",
-		"alpha: lost: registration key deleted",
+		"alpha: lost: discovery: registration coordkit/services/greeter/alpha: key deleted or replaced: deleted at revision",
 		"alpha: registered again",
 		"done",
 	} {
