@@ -23,6 +23,17 @@ var (
 	// (a Grant, Open, KeepAliveOnce or Revoke through it).
 	ErrMemberStopped = errs.MemberStopped
 
+	// ErrRejected means a Grant or Revoke was refused before etcd applied
+	// it (or never sent, its client being closed): nothing changed, and it
+	// is safe to retry once the cause is gone.
+	ErrRejected = errs.Rejected
+
+	// ErrUnknownOutcome means a Grant or Revoke was sent but no answer came
+	// back: a Grant may have created a lease this process does not know
+	// (it expires within its TTL); a Revoke may or may not have revoked
+	// (Revoke is idempotent: call it again).
+	ErrUnknownOutcome = errs.UnknownOutcome
+
 	// ErrExpired means the server no longer has the lease: it expired, or
 	// someone else revoked it. Every key attached to it is gone.
 	ErrExpired = errors.New("expired or revoked elsewhere")

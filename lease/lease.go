@@ -48,10 +48,13 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
 	}
+	if err := etcderr.ClientClosed(cli); err != nil {
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.Outcome(err))
+	}
 	sent := time.Now()
 	resp, err := cli.Grant(ctx, secs)
 	if err != nil {
-		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.WrapMemberStopped(etcderr.WrapNoSpace(err)))
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.Outcome(err))
 	}
 	granted := time.Duration(resp.TTL) * time.Second
 	return newLease(cli, resp.ID, granted, sent.Add(granted), buildOptions(opts)), nil
@@ -191,12 +194,15 @@ func (l *Lease) renew(ctx context.Context) (time.Duration, error) {
 // ErrClosed, and Revoke can be retried.
 func (l *Lease) Revoke(ctx context.Context) error {
 	l.halt()
-	_, err := l.cli.Revoke(ctx, l.id)
+	err := etcderr.ClientClosed(l.cli)
+	if err == nil {
+		_, err = l.cli.Revoke(ctx, l.id)
+	}
 	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		// The keep-alive has stopped either way: whether or not etcd
 		// revoked the lease, this handle no longer backs it.
 		l.lose(fmt.Errorf("lease: %x: %w: revoke failed and the keep-alive stopped: %w", int64(l.id), ErrClosed, err))
-		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), etcderr.WrapMemberStopped(err))
+		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), etcderr.Outcome(err))
 	}
 	l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrRevoked))
 	return nil

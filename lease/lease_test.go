@@ -250,3 +250,33 @@ func TestContextEndsWithTheLease(t *testing.T) {
 	require.ErrorIs(t, context.Cause(closed.Context()), lease.ErrClosed, "asked for after the loss: already cancelled")
 	require.NoError(t, closed.Revoke(ctx))
 }
+
+// Grant and Revoke classify their failures as the recipes' writes do: not
+// sent on a closed client is a rejection (nothing changed, retry is safe);
+// a revoke cut off by its context after sending is an unknown outcome.
+func TestGrantAndRevokeFailuresAreClassified(t *testing.T) {
+	t.Parallel()
+	n := coordtest.NewServer(t)
+	ctx := context.Background()
+	cli := n.NewClient(t)
+	l, err := lease.Grant(ctx, cli, 5*time.Second)
+	require.NoError(t, err)
+	defer func() { _ = l.Revoke(ctx) }()
+
+	timedOut, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	<-timedOut.Done()
+	err = l.Revoke(timedOut)
+	require.ErrorIs(t, err, lease.ErrUnknownOutcome, "%v", err)
+	require.NotErrorIs(t, err, lease.ErrRejected)
+
+	require.NoError(t, cli.Close())
+	_, err = lease.Grant(ctx, cli, 5*time.Second)
+	require.ErrorIs(t, err, lease.ErrRejected, "%v", err)
+	require.NotErrorIs(t, err, lease.ErrUnknownOutcome)
+	other, err := lease.Open(ctx, n.Client(), l.ID())
+	require.NoError(t, err)
+	err = l.Revoke(ctx)
+	require.ErrorIs(t, err, lease.ErrRejected, "a revoke on a closed client is not sent: %v", err)
+	require.NoError(t, other.Revoke(ctx), "and can be retried through an open client")
+}
