@@ -248,7 +248,7 @@ func (e *Election) candidateLease(ctx context.Context) (*lease.Lease, error) {
 		l.KeepAlive(context.Background()) // a no-op if already running
 		return l, nil
 	}
-	l, err := lease.Grant(ctx, e.cli, e.opts.ttl, e.opts.leaseOpts...)
+	l, err := lease.Grant(ctx, e.cli, e.opts.ttl, append(e.opts.leaseOpts, lease.WithLogger(e.opts.logger))...)
 	if err != nil {
 		return nil, errorf("campaign", e.name, "granting a lease: %w", err)
 	}

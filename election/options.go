@@ -78,7 +78,8 @@ func WithLease(l *lease.Lease) Option {
 }
 
 // WithLogger sets where Run logs campaigns, elections and losses (default
-// slog.Default()).
+// slog.Default()); the leases candidates grant for themselves log there too
+// (lease.WithLogger).
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.logger = l }
 }

@@ -51,7 +51,8 @@ func WithLease(l *lease.Lease) Option {
 }
 
 // WithLogger sets where the handle logs cleanups that failed and will be
-// retried (default slog.Default()).
+// retried (default slog.Default()); the leases the handle grants for itself
+// log there too (lease.WithLogger).
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
 }

@@ -84,7 +84,7 @@ func (s *session) lease(ctx context.Context) (*lease.Lease, error) {
 	if l, ok, err := s.current(); ok || err != nil {
 		return l, err // granted by another caller meanwhile
 	}
-	l, err := lease.Grant(ctx, s.cli, s.o.ttl, s.o.leaseOpts...)
+	l, err := lease.Grant(ctx, s.cli, s.o.ttl, append(s.o.leaseOpts, lease.WithLogger(s.o.log))...)
 	if err != nil {
 		return nil, errorf("acquire", s.name, "granting a lease: %w", err)
 	}
