@@ -170,10 +170,22 @@ func (q *queue) enter(ctx context.Context, l *lease.Lease, key string, try bool)
 	turn, err := q.check(ctx, l, key, f.rev)
 	if err != nil {
 		q.s.unclaim(f)
+		if errors.As(err, new(keyGoneError)) {
+			// Gone since the txn read it: another handle of this process
+			// on the lease released it between that read and the claims
+			// check (it unclaims once its deletion is applied). Nothing to
+			// reclaim: enter again.
+			return fence{}, waitqueue.Turn{}, nil
+		}
 		return fence{}, waitqueue.Turn{}, errorf("acquire", q.s.name, "reclaiming %s: %w", key, err)
 	}
 	return f, turn, nil
 }
+
+// keyGoneError is check's error when the waiter key no longer exists.
+type keyGoneError struct{ error }
+
+func (e keyGoneError) Unwrap() error { return e.error }
 
 // create puts the acquisition's key unless it exists, reading what is ahead
 // of it in the same txn.
@@ -243,8 +255,8 @@ func (q *queue) check(ctx context.Context, l *lease.Lease, key string, rev int64
 			return waitqueue.Turn{Held: held, Next: t, Rev: resp.Header.Revision}, nil
 		}
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].CreateRevision != rev {
-			return waitqueue.Turn{}, errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
-				ErrLeaseLost, key, int64(l.ID()))
+			return waitqueue.Turn{}, keyGoneError{errorf("acquire", q.s.name, "%w: waiter key %s was deleted while waiting (lease %x expired or was revoked, or another client deleted the key)",
+				ErrLeaseLost, key, int64(l.ID()))}
 		}
 		if q.rejected != nil {
 			if _, err := q.rejected(ctx, resp.Responses[1:]); err != nil {
