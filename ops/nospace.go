@@ -71,6 +71,9 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 		}
 		out.Defragmented = append(out.Defragmented, ep)
 	}
+	if err := defragmentLagging(ctx, cli, endpoints); err != nil {
+		return out, fmt.Errorf("ops: recover from NOSPACE: %w", err)
+	}
 	alarms, err := cli.AlarmList(ctx)
 	if err != nil {
 		return out, fmt.Errorf("ops: recover from NOSPACE: list alarms: %w", err)
@@ -120,6 +123,48 @@ func Alarms(ctx context.Context, cli *clientv3.Client) (map[uint64][]string, err
 		out[a.MemberID] = append(out[a.MemberID], a.Alarm.String())
 	}
 	return out, nil
+}
+
+// defragmentLagging defragments again the members whose data in use is
+// still far above the smallest member's: members hold the same data, so
+// such a member had not yet applied the compaction, or was still freeing
+// its pages (etcd compacts in batches, in the background), when it was
+// defragmented. Up to 5 passes, 100 ms apart.
+func defragmentLagging(ctx context.Context, cli *clientv3.Client, endpoints []string) error {
+	for pass := 0; pass < 5 && len(endpoints) > 1; pass++ {
+		inUse := make([]int64, len(endpoints))
+		smallest := int64(-1)
+		for i, ep := range endpoints {
+			st, err := cli.Status(ctx, ep)
+			if err != nil {
+				return fmt.Errorf("status of %q: %w", ep, err)
+			}
+			inUse[i] = st.DbSizeInUse
+			if smallest < 0 || st.DbSizeInUse < smallest {
+				smallest = st.DbSizeInUse
+			}
+		}
+		var lagging []string
+		for i, ep := range endpoints {
+			if inUse[i] > 2*smallest && inUse[i]-smallest > 256<<10 {
+				lagging = append(lagging, ep)
+			}
+		}
+		if len(lagging) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		for _, ep := range lagging {
+			if _, err := cli.Defragment(ctx, ep); err != nil {
+				return fmt.Errorf("defragment %q again: %w", ep, err)
+			}
+		}
+	}
+	return nil
 }
 
 // defragment defragments the member at ep, again while that leaves much
