@@ -109,18 +109,15 @@ func readErr(op, key string, rev int64, err error) error {
 // definitely not applied, so a rejection (as lock's and election's fenced
 // writes say it).
 func notSent(op, key string, ctx context.Context) error {
-	return fmt.Errorf("kv: %s %q: %w: not sent: %w", op, key, ErrRejected, context.Cause(ctx))
+	return fmt.Errorf("kv: %s %q: %w", op, key, etcderr.NotSent(ctx))
 }
 
 // unsent says why a write about to be sent on cli cannot go out: ctx ended,
 // or the client is closed (ErrRejected). Either way nothing was written;
 // nil means send it.
 func unsent(ctx context.Context, cli *clientv3.Client, op, key string) error {
-	if ctx.Err() != nil {
-		return notSent(op, key, ctx)
-	}
-	if err := etcderr.ClientClosed(cli); err != nil {
-		return writeErr(op, key, err)
+	if err := etcderr.Unsent(ctx, cli); err != nil {
+		return fmt.Errorf("kv: %s %q: %w", op, key, err)
 	}
 	return nil
 }

@@ -48,8 +48,8 @@ func Grant(ctx context.Context, cli *clientv3.Client, ttl time.Duration, opts ..
 	if err != nil {
 		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
 	}
-	if err := etcderr.ClientClosed(cli); err != nil {
-		return nil, fmt.Errorf("lease: grant %v: %w", ttl, etcderr.Outcome(err))
+	if err := etcderr.Unsent(ctx, cli); err != nil {
+		return nil, fmt.Errorf("lease: grant %v: %w", ttl, err)
 	}
 	sent := time.Now()
 	resp, err := cli.Grant(ctx, secs)
@@ -194,15 +194,17 @@ func (l *Lease) renew(ctx context.Context) (time.Duration, error) {
 // ErrClosed, and Revoke can be retried.
 func (l *Lease) Revoke(ctx context.Context) error {
 	l.halt()
-	err := etcderr.ClientClosed(l.cli)
+	err := etcderr.Unsent(ctx, l.cli)
 	if err == nil {
-		_, err = l.cli.Revoke(ctx, l.id)
+		if _, err = l.cli.Revoke(ctx, l.id); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			err = etcderr.Outcome(err)
+		}
 	}
 	if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
 		// The keep-alive has stopped either way: whether or not etcd
 		// revoked the lease, this handle no longer backs it.
 		l.lose(fmt.Errorf("lease: %x: %w: revoke failed and the keep-alive stopped: %w", int64(l.id), ErrClosed, err))
-		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), etcderr.Outcome(err))
+		return fmt.Errorf("lease: revoke %x: %w; the keep-alive has stopped, so the lease is revoked or expires within its TTL: retry Revoke to be sure", int64(l.id), err)
 	}
 	l.lose(fmt.Errorf("lease: %x: %w", int64(l.id), ErrRevoked))
 	return nil

@@ -252,8 +252,8 @@ func TestContextEndsWithTheLease(t *testing.T) {
 }
 
 // Grant and Revoke classify their failures as the recipes' writes do: not
-// sent on a closed client is a rejection (nothing changed, retry is safe);
-// a revoke cut off by its context after sending is an unknown outcome.
+// sent, because the context had ended or the client is closed, is a
+// rejection (nothing changed, retry is safe), as for kv and fenced writes.
 func TestGrantAndRevokeFailuresAreClassified(t *testing.T) {
 	t.Parallel()
 	n := coordtest.NewServer(t)
@@ -267,8 +267,9 @@ func TestGrantAndRevokeFailuresAreClassified(t *testing.T) {
 	defer cancel()
 	<-timedOut.Done()
 	err = l.Revoke(timedOut)
-	require.ErrorIs(t, err, lease.ErrUnknownOutcome, "%v", err)
-	require.NotErrorIs(t, err, lease.ErrRejected)
+	require.ErrorIs(t, err, lease.ErrRejected, "an ended context sends nothing: %v", err)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotErrorIs(t, err, lease.ErrUnknownOutcome)
 
 	require.NoError(t, cli.Close())
 	_, err = lease.Grant(ctx, cli, 5*time.Second)

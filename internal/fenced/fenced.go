@@ -87,11 +87,8 @@ func (t *Txn) Commit() (*clientv3.TxnResponse, error) {
 	if err := o.Ended(); err != nil {
 		return nil, o.notHeld(t.op, err, "")
 	}
-	if err := t.ctx.Err(); err != nil {
-		return nil, o.errorf(t.op, "%w: not sent: %w", errs.Rejected, context.Cause(t.ctx))
-	}
-	if err := etcderr.ClientClosed(o.Cli); err != nil {
-		return nil, o.errorf(t.op, "%w", etcderr.Outcome(err))
+	if err := etcderr.Unsent(t.ctx, o.Cli); err != nil {
+		return nil, o.errorf(t.op, "%w", err)
 	}
 	resp, held, err := Send(clientv3.WithRequireLeader(t.ctx), o.Cli, o.IsOwner(), t.cmps, t.then, t.els)
 	if err != nil {
