@@ -66,7 +66,7 @@ func RecoverNoSpace(ctx context.Context, cli *clientv3.Client, opts ...RecoverOp
 		out.Defragmented = append(out.Defragmented, "")
 	}
 	for _, ep := range endpoints {
-		if err := defragment(ctx, cli, ep); err != nil {
+		if _, err := cli.Defragment(ctx, ep); err != nil {
 			return out, fmt.Errorf("ops: recover from NOSPACE: defragment %q: %w", ep, err)
 		}
 		out.Defragmented = append(out.Defragmented, ep)
@@ -165,28 +165,4 @@ func defragmentLagging(ctx context.Context, cli *clientv3.Client, endpoints []st
 		}
 	}
 	return nil
-}
-
-// defragment defragments the member at ep, again while that leaves much
-// free space behind: another member applies the compaction, and frees its
-// pages, only when raft brings it there, which can be after a first
-// defragmentation.
-func defragment(ctx context.Context, cli *clientv3.Client, ep string) error {
-	for attempt := 0; ; attempt++ {
-		if _, err := cli.Defragment(ctx, ep); err != nil {
-			return err
-		}
-		st, err := cli.Status(ctx, ep)
-		if err != nil {
-			return err
-		}
-		if attempt == 4 || st.DbSizeInUse == 0 || st.DbSize-st.DbSizeInUse <= st.DbSize/4 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
